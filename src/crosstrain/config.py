@@ -1,0 +1,221 @@
+"""params.yaml, validated once into one typed, frozen config.
+
+Every step reads its settings from here, so a typo in params.yaml fails at start-up with the
+field's dotted path instead of at epoch 40. `--set a.b=value` overrides have the meaning of
+`dvc exp run -S a.b=value`: the value is parsed as YAML and replaces that key.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+
+from crosstrain.errors import ConfigError
+
+DEFAULT_PARAMS = Path("params.yaml")
+TASK_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+class Framework(enum.StrEnum):
+    """The frameworks crosstrain compares. Adding one means adding a member and its modules."""
+
+    TENSORFLOW = "tensorflow"
+    PYTORCH = "pytorch"
+
+
+class Strict(BaseModel):
+    """Base for every config section: unknown keys are errors, and configs never change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- data sources -------------------------------------------------------------------------------
+
+
+class SklearnSource(Strict):
+    """A table bundled with scikit-learn, so the default run needs no download."""
+
+    kind: Literal["sklearn"] = "sklearn"
+    name: Literal["iris", "wine", "breast_cancer"] = "iris"
+
+
+class TableSource(Strict):
+    """A CSV, TSV, Parquet or JSON Lines file, local or remote (anything fsspec opens)."""
+
+    kind: Literal["table"] = "table"
+    path: str
+    label_column: str
+    format: Literal["csv", "tsv", "parquet", "jsonl"] | None = Field(
+        default=None, description="File format; inferred from the path's suffix when omitted."
+    )
+    feature_columns: list[str] | None = Field(
+        default=None, description="Columns to use as features; all but the label when omitted."
+    )
+
+
+Source = Annotated[SklearnSource | TableSource, Field(discriminator="kind")]
+
+
+class Split(Strict):
+    """Fractions of the examples in each split; a stratified split drawn from `seed`."""
+
+    train: PositiveFloat = 0.7
+    val: PositiveFloat = 0.15
+    test: PositiveFloat = 0.15
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> Split:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must sum to 1, got {total:g}")
+        return self
+
+
+# --- models: one framework-neutral spec, built by models/tf.py and models/torch.py ---------------
+
+
+class SoftmaxSpec(Strict):
+    """Multinomial logistic regression: standardise, then one dense layer to the classes."""
+
+    kind: Literal["softmax"] = "softmax"
+
+
+class MLPSpec(Strict):
+    """A multi-layer perceptron: standardise, dense layers with `activation`, then the classes."""
+
+    kind: Literal["mlp"] = "mlp"
+    hidden: list[PositiveInt] = Field(default_factory=lambda: [16])
+    activation: Literal["relu", "tanh"] = "relu"
+
+
+ModelSpec = Annotated[SoftmaxSpec | MLPSpec, Field(discriminator="kind")]
+
+
+class TaskConfig(Strict):
+    """One comparison task: where its data comes from, how it is split, and what model to train."""
+
+    enabled: bool = True
+    source: Source = Field(default_factory=SklearnSource)
+    split: Split = Field(default_factory=Split)
+    limit: PositiveInt | None = Field(default=None, description="Max training examples; null = all.")
+    model: ModelSpec = Field(default_factory=MLPSpec)
+
+
+# --- steps ---------------------------------------------------------------------------------------
+
+
+class TrainConfig(Strict):
+    """The training budget and optimiser, identical for both frameworks."""
+
+    epochs: PositiveInt = 50
+    batch_size: PositiveInt = 16
+    learning_rate: PositiveFloat = 0.01
+    optimizer: Literal["adam", "sgd"] = "adam"
+    momentum: float = Field(default=0.0, ge=0.0, lt=1.0, description="SGD momentum; ignored by adam.")
+    threads: PositiveInt = Field(default=1, description="Intra-op threads, pinned the same in both.")
+
+
+class RegisterConfig(Strict):
+    """Which metric crowns the champion, and the score it must reach."""
+
+    metric: Literal["test_accuracy", "test_macro_f1"] = "test_accuracy"
+    min_score: float = Field(default=0.9, ge=0.0, le=1.0)
+
+
+class MlflowConfig(Strict):
+    """Where runs are tracked; `MLFLOW_TRACKING_URI` in the environment takes precedence."""
+
+    experiment: str = "crosstrain"
+    tracking_uri: str = "sqlite:///mlflow.db"
+
+
+class Settings(Strict):
+    """The whole of params.yaml."""
+
+    seed: int = 42
+    frameworks: list[Framework] = Field(default_factory=lambda: list(Framework), min_length=1)
+    tasks: dict[str, TaskConfig] = Field(default_factory=lambda: {"iris": TaskConfig()})
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    register: RegisterConfig = Field(default_factory=RegisterConfig)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+
+    @model_validator(mode="after")
+    def _task_names(self) -> Settings:
+        for name in self.tasks:
+            if not TASK_NAME.match(name):
+                raise ValueError(f"task name {name!r} must match {TASK_NAME.pattern} (it is used in paths)")
+        return self
+
+    def task(self, name: str) -> TaskConfig:
+        """The config of task `name`, or a ConfigError listing the tasks there are."""
+        try:
+            return self.tasks[name]
+        except KeyError:
+            known = ", ".join(sorted(self.tasks)) or "none"
+            raise ConfigError(f"unknown task {name!r}: params define {known}") from None
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Apply one `key.path=value` override in place, parsing the value as YAML (like `dvc exp run -S`)."""
+    key, sep, raw = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {override!r}: expected KEY.PATH=VALUE, e.g. train.epochs=3")
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {override!r}: value is not valid YAML ({err.problem})") from None
+    node = data
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {override!r}: {part!r} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    lines = []
+    for item in err.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        got = f" (got {item['input']!r})" if item["type"] not in ("missing", "extra_forbidden") else ""
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field; check the spelling against `crosstrain schema`"
+        lines.append(f"{source}: {where}: {message}{got}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | str = DEFAULT_PARAMS, overrides: list[str] | tuple[str, ...] = ()) -> Settings:
+    """Read, override and validate a params file; every problem becomes a ConfigError naming the field."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"params file {str(path)!r} not found (pass --params FILE)") from None
+    except OSError as err:
+        raise ConfigError(f"params file {str(path)!r} cannot be read: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(data).__name__}")
+    for override in overrides:
+        apply_override(data, override)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, str(path))) from None

@@ -1,0 +1,87 @@
+"""The ingest step: load a source, split it once (stratified, from the seed), write Parquet + meta.json.
+
+Both frameworks later read these exact files, so the split cannot differ between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from crosstrain.config import TaskConfig
+from crosstrain.data.sources import load_source
+from crosstrain.errors import SourceError
+from crosstrain.io import atomic_dir
+from crosstrain.names import LABEL_COLUMN, META_FILE, SPLITS
+
+
+def split_frame(frame: pd.DataFrame, task: TaskConfig, seed: int) -> dict[str, pd.DataFrame]:
+    """Stratified train/val/test split drawn from `seed`; `limit` caps the training split."""
+    counts = frame[LABEL_COLUMN].value_counts()
+    if len(counts) < 2:
+        raise SourceError(
+            f"label column has a single class {counts.index[0]!r}; a classifier needs at least two classes"
+        )
+    rare = counts[counts < 3]
+    if len(rare):
+        raise SourceError(
+            f"class {rare.index[0]!r} has {int(rare.iloc[0])} example(s); each class needs at least 3 "
+            "to appear in train, val and test"
+        )
+    rest, test = train_test_split(
+        frame, test_size=task.split.test, stratify=frame[LABEL_COLUMN], random_state=seed
+    )
+    train, val = train_test_split(
+        rest,
+        test_size=task.split.val / (task.split.train + task.split.val),
+        stratify=rest[LABEL_COLUMN],
+        random_state=seed,
+    )
+    if task.limit is not None:
+        train = train.iloc[: task.limit]
+    return {"train": train, "val": val, "test": test}
+
+
+def digest(splits: dict[str, pd.DataFrame]) -> str:
+    """sha256 of the prepared data's values and column names, independent of the Parquet writer."""
+    sha = hashlib.sha256()
+    for name in SPLITS:
+        frame = splits[name]
+        sha.update(name.encode())
+        sha.update(json.dumps(list(map(str, frame.columns))).encode())
+        sha.update(np.ascontiguousarray(frame.drop(columns=[LABEL_COLUMN]).to_numpy("float64")).tobytes())
+        sha.update(np.ascontiguousarray(frame[LABEL_COLUMN].to_numpy("int64")).tobytes())
+    return sha.hexdigest()
+
+
+def ingest(task_name: str, task: TaskConfig, seed: int, out_dir: Path) -> dict:
+    """Prepare one task's data into `out_dir`; returns the meta written to meta.json."""
+    frame = load_source(task.source)
+    classes = sorted(frame[LABEL_COLUMN].unique().tolist())
+    frame[LABEL_COLUMN] = frame[LABEL_COLUMN].map({c: i for i, c in enumerate(classes)}).astype("int64")
+    splits = {name: part.reset_index(drop=True) for name, part in split_frame(frame, task, seed).items()}
+    features = [c for c in frame.columns if c != LABEL_COLUMN]
+    train_x = splits["train"][features].to_numpy("float64")
+    meta = {
+        "task": task_name,
+        "source": task.source.model_dump(),
+        "seed": seed,
+        "limit": task.limit,
+        "classes": classes,
+        "features": features,
+        "rows": {name: len(part) for name, part in splits.items()},
+        # Standardisation statistics from the train split only; both models embed them as a fixed layer.
+        "feature_mean": np.nanmean(train_x, axis=0).tolist(),
+        "feature_std": np.where(np.nanstd(train_x, axis=0) > 0, np.nanstd(train_x, axis=0), 1.0).tolist(),
+        "digest": digest(splits),
+    }
+    with atomic_dir(out_dir) as tmp:
+        for name, part in splits.items():
+            part.to_parquet(tmp / f"{name}.parquet", index=False)
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return meta

@@ -1,0 +1,40 @@
+"""The exceptions crosstrain raises for problems a user can fix.
+
+Anything deriving from `CrosstrainError` is an *expected* failure: bad params, a missing file,
+data that fails validation. The CLI prints its message on one line and exits non-zero without a
+traceback (`--debug` shows one). Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class CrosstrainError(Exception):
+    """A failure the user can act on; `str(err)` is the whole message."""
+
+    exit_code = 1
+
+
+class ConfigError(CrosstrainError):
+    """params.yaml (or an override) is malformed or invalid."""
+
+    exit_code = 2
+
+
+class SourceError(CrosstrainError):
+    """A data source is missing, unreachable or not in the expected shape."""
+
+
+class DataValidationError(CrosstrainError):
+    """The prepared data failed its Great Expectations suite."""
+
+    def __init__(self, message: str, failures: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.failures = failures or []
+
+
+class MissingInputError(CrosstrainError):
+    """A step's input (prepared data, a trained model) does not exist yet."""
+
+
+class TrackingError(CrosstrainError):
+    """The MLflow tracking server or registry could not be used."""

@@ -1,0 +1,40 @@
+"""Where each step reads and writes, relative to the project root.
+
+dvc.yaml declares the same paths as stage deps and outs; tests/test_dvc_yaml.py checks they agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The on-disk layout of a crosstrain project rooted at `root`."""
+
+    root: Path = Path(".")
+
+    def prepared(self, task: str) -> Path:
+        """Prepared splits (Parquet) and meta.json of a task: the output of ingest."""
+        return self.root / "data" / "prepared" / task
+
+    def validation(self, task: str) -> Path:
+        """Great Expectations result and Data Docs of a task: the output of validate."""
+        return self.root / "reports" / "validation" / task
+
+    def model(self, task: str, framework: str) -> Path:
+        """A trained model in its framework's native format, plus train.json and history.json."""
+        return self.root / "models" / task / framework
+
+    def metrics(self, task: str, framework: str) -> Path:
+        """Test metrics of one model: a DVC metrics file."""
+        return self.root / "metrics" / task / f"{framework}.json"
+
+    def plots(self, task: str, framework: str) -> Path:
+        """Per-epoch curves and the confusion matrix of one model: DVC plots."""
+        return self.root / "plots" / task / framework
+
+    def registry(self, task: str) -> Path:
+        """What register did for a task: versions, aliases, the champion."""
+        return self.root / "metrics" / task / "registry.json"

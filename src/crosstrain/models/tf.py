@@ -1,0 +1,86 @@
+"""The TensorFlow (Keras 3) side of every model: build, weights in and out, predict, save, load.
+
+Mirrors `crosstrain.models.torch` name for name.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Keras 3 picks its backend at import time; crosstrain's TensorFlow path means the TF backend.
+os.environ["KERAS_BACKEND"] = "tensorflow"
+
+from pathlib import Path  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from crosstrain.config import ModelSpec  # noqa: E402
+from crosstrain.models.spec import dense_layers  # noqa: E402
+
+MODEL_FILE = "model.keras"
+
+
+def build_model(spec: ModelSpec, n_features: int, n_classes: int, mean, std) -> keras.Model:
+    """A functional Keras model: fixed standardisation, then the dense stack, ending in logits."""
+    inputs = keras.Input(shape=(n_features,), name="features")
+    # Normalization divides by sqrt(variance); the statistics come from the train split (meta.json).
+    x = keras.layers.Normalization(mean=list(mean), variance=[s * s for s in std], name="standardize")(inputs)
+    for i, layer in enumerate(dense_layers(spec, n_features, n_classes)):
+        x = keras.layers.Dense(layer.outputs, activation=layer.activation, name=f"dense_{i}")(x)
+    return keras.Model(inputs, x, name="crosstrain")
+
+
+def _dense(model: keras.Model) -> list[keras.layers.Dense]:
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+def set_weights(model: keras.Model, weights: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Load neutral (kernel (in, out), bias) pairs; Keras kernels already are (in, out)."""
+    for layer, (kernel, bias) in zip(_dense(model), weights, strict=True):
+        layer.set_weights([kernel, bias])
+
+
+def get_weights(model: keras.Model) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The dense weights as neutral (kernel (in, out), bias) pairs."""
+    return [tuple(np.asarray(w) for w in layer.get_weights()) for layer in _dense(model)]
+
+
+def param_count(model: keras.Model) -> int:
+    """Trainable parameters as Keras counts them."""
+    return int(sum(np.prod(v.shape) for v in model.trainable_variables))
+
+
+def make_predict(model: keras.Model):
+    """A compiled inference function `x (numpy) -> logits (numpy)`: TF's serving path is a graph."""
+    fn = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec([None, model.input_shape[-1]], tf.float32)])
+    return lambda x: fn(tf.constant(x)).numpy()
+
+
+def predict_logits(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """Logits for a batch of features, in inference mode."""
+    return np.asarray(model(tf.constant(x, dtype=tf.float32), training=False))
+
+
+def save(model: keras.Model, directory: Path) -> Path:
+    """Save in Keras' native `.keras` format."""
+    path = Path(directory) / MODEL_FILE
+    model.save(path)
+    return path
+
+
+def load(directory: Path) -> keras.Model:
+    """Load a model saved by `save`."""
+    return keras.saving.load_model(Path(directory) / MODEL_FILE)
+
+
+def log_model(model: keras.Model, example: np.ndarray, pip_requirements: list[str]):
+    """Log to the active MLflow run with signature and input example; returns the ModelInfo."""
+    import mlflow.keras
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(example, predict_logits(model, example))
+    return mlflow.keras.log_model(
+        model, name="model", signature=signature, input_example=example, pip_requirements=pip_requirements
+    )
