@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from crosstrain.errors import ConfigError
 
@@ -137,19 +146,24 @@ class MlflowConfig(Strict):
 class Settings(Strict):
     """The whole of params.yaml."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
+
     seed: int = 42
     frameworks: list[Framework] = Field(default_factory=lambda: list(Framework), min_length=1)
     tasks: dict[str, TaskConfig] = Field(default_factory=lambda: {"iris": TaskConfig()})
     train: TrainConfig = Field(default_factory=TrainConfig)
-    register: RegisterConfig = Field(default_factory=RegisterConfig)
+    # Named `registry` in code because pydantic's BaseModel already has a `register` attribute.
+    registry: RegisterConfig = Field(default_factory=RegisterConfig, alias="register")
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
 
-    @model_validator(mode="after")
-    def _task_names(self) -> Settings:
-        for name in self.tasks:
+    @field_validator("tasks")
+    @classmethod
+    def _task_names(cls, tasks: dict[str, TaskConfig]) -> dict[str, TaskConfig]:
+        # A field validator (not a model one) so the error is reported at `tasks`, not the top level.
+        for name in tasks:
             if not TASK_NAME.match(name):
                 raise ValueError(f"task name {name!r} must match {TASK_NAME.pattern} (it is used in paths)")
-        return self
+        return tasks
 
     def task(self, name: str) -> TaskConfig:
         """The config of task `name`, or a ConfigError listing the tasks there are."""
@@ -184,11 +198,34 @@ def apply_override(data: dict[str, Any], override: str) -> None:
     node[parts[-1]] = value
 
 
-def _describe(err: ValidationError, source: str) -> str:
+def _dotted(loc: tuple[int | str, ...], data: Any) -> str:
+    """The dotted path of an error as written in the YAML, without pydantic's union tags.
+
+    pydantic puts the discriminator's value into `loc` (`source.table.label_column`); a reader
+    looks for `source.label_column`, so a part that is the `kind` of the mapping above it is dropped.
+    """
+    parts, node = [], data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue
+        parts.append(str(part))
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return ".".join(parts)
+
+
+def _describe(err: ValidationError, source: str, data: Any = None) -> str:
     lines = []
     for item in err.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        got = f" (got {item['input']!r})" if item["type"] not in ("missing", "extra_forbidden") else ""
+        where = _dotted(item["loc"], data) or "(top level)"
+        got = ""
+        if item["type"] not in ("missing", "extra_forbidden"):
+            shown = repr(item["input"])
+            got = f" (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown field; check the spelling against `crosstrain schema`"
@@ -218,4 +255,4 @@ def load_settings(path: Path | str = DEFAULT_PARAMS, overrides: list[str] | tupl
     try:
         return Settings.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_describe(err, str(path))) from None
+        raise ConfigError(_describe(err, str(path), data)) from None

@@ -50,7 +50,12 @@ def _read(source: TableSource, fmt: str) -> pd.DataFrame:
             if fmt == "jsonl":
                 return pd.read_json(handle, lines=True)
             return pd.read_csv(handle, sep="\t" if fmt == "tsv" else ",")
-    except FileNotFoundError:
+    except FileNotFoundError as err:
+        # fsspec's HTTP filesystem reports *any* failure (refused connection, DNS, timeout) as
+        # FileNotFoundError; its cause says what really happened.
+        cause = err.__cause__
+        if cause is not None and not isinstance(cause, FileNotFoundError):
+            raise SourceError(f"source {source.path!r} could not be reached: {cause}") from None
         raise SourceError(f"source file {source.path!r} not found (tasks.<task>.source.path)") from None
     except (OSError, ValueError, ImportError) as err:
         # fsspec raises OSError-family errors for unreachable URLs; pandas raises ValueError on bad files.

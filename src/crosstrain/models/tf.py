@@ -9,6 +9,7 @@ import os
 
 # Keras 3 picks its backend at import time; crosstrain's TensorFlow path means the TF backend.
 os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep oneDNN/CPU-feature banners out of the CLI
 
 from pathlib import Path  # noqa: E402
 
@@ -18,6 +19,9 @@ import tensorflow as tf  # noqa: E402
 
 from crosstrain.config import ModelSpec  # noqa: E402
 from crosstrain.models.spec import dense_layers  # noqa: E402
+
+# Keras prints a progress bar for every predict() (MLflow calls it while logging); crosstrain has its own.
+keras.utils.disable_interactive_logging()
 
 MODEL_FILE = "model.keras"
 
@@ -76,11 +80,15 @@ def load(directory: Path) -> keras.Model:
 
 
 def log_model(model: keras.Model, example: np.ndarray, pip_requirements: list[str]):
-    """Log to the active MLflow run with signature and input example; returns the ModelInfo."""
-    import mlflow.keras
+    """Log to the active MLflow run with signature and input example; returns the ModelInfo.
+
+    Uses the `tensorflow` flavour (which saves Keras 3 models as `.keras`): in MLflow 3.17 the
+    `keras` flavour writes the input example before creating the model directory and fails.
+    """
+    import mlflow.tensorflow
     from mlflow.models import infer_signature
 
     signature = infer_signature(example, predict_logits(model, example))
-    return mlflow.keras.log_model(
+    return mlflow.tensorflow.log_model(
         model, name="model", signature=signature, input_example=example, pip_requirements=pip_requirements
     )

@@ -1,0 +1,46 @@
+# crosstrain: `make run` reproduces the comparison, `make test` runs the tests.
+# Both create .venv on first use and reinstall only when pyproject.toml or requirements.lock change.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+# dvc.yaml runs `crosstrain ...`: make the venv's commands the ones found.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help venv run repro test test-fast ui bench lint clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# requirements.lock pins every transitive dependency to the versions this was tested with.
+	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create or update .venv with pinned dependencies
+
+run: venv ## Run the whole local pipeline (dvc repro) and print the results
+	$(BIN)/dvc repro
+	@$(BIN)/crosstrain summary
+
+test: venv ## Run the test suite (real TensorFlow, PyTorch, MLflow, DVC, GX; CPU-small)
+	$(BIN)/python -m pytest
+
+test-fast: venv ## Run the tests that train nothing end to end
+	$(BIN)/python -m pytest -m "not slow"
+
+ui: venv ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+bench: venv ## Print speed/accuracy figures for both frameworks (see bench/README.md)
+	$(BIN)/python bench/train_speed.py
+
+lint: venv ## Ruff
+	$(BIN)/ruff check src tests bench
+
+clean: ## Remove pipeline outputs (not the MLflow store or the venv)
+	rm -rf data/prepared reports models metrics plots dvc_plots

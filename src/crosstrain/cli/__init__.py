@@ -1,0 +1,1 @@
+"""The `crosstrain` command line: thin doors onto the library's step functions."""

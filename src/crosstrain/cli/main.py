@@ -1,0 +1,77 @@
+"""The `crosstrain` command.
+
+    crosstrain ingest   --task iris
+    crosstrain validate --task iris
+    crosstrain train    --task iris --framework pytorch --set train.epochs=3
+    crosstrain evaluate --task iris --framework pytorch
+    crosstrain register --task iris
+
+Expected failures (bad params, missing files, data that fails validation) print one line and exit
+non-zero; `--debug` anywhere on the line shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from crosstrain import __version__
+from crosstrain.cli import info, steps
+from crosstrain.errors import CrosstrainError
+
+app = typer.Typer(
+    name="crosstrain",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+app.registered_commands += steps.app.registered_commands
+app.command()(info.summary)
+app.command()(info.schema)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"crosstrain {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for expected errors too."),
+) -> None:
+    """TensorFlow or PyTorch, for this task? Train the same model fairly in both and compare.
+
+    Reads params.yaml in the current directory (see `crosstrain schema`). `make run` runs every step
+    through `dvc repro`; each step is also a command of its own.
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (so tests can call it directly)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="crosstrain", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.exceptions.Abort:
+        click.echo("crosstrain: interrupted", err=True)
+        return 130
+    except CrosstrainError as err:
+        if debug:
+            raise
+        click.echo(f"crosstrain: error: {err}", err=True)
+        return err.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The pipeline steps, one command each: ingest → validate → train → evaluate → register.
+
+`dvc.yaml` calls exactly these commands; Kubeflow components call the same library functions.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from crosstrain import names
+from crosstrain.cli.options import FrameworkOpt, ParamsOpt, SetOpt, TaskOpt, settings
+from crosstrain.config import DEFAULT_PARAMS
+from crosstrain.errors import MissingInputError
+from crosstrain.io import read_json
+from crosstrain.layout import Layout
+
+app = typer.Typer(no_args_is_help=True)
+layout = Layout()
+
+
+@app.command()
+def ingest(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Load the task's source and write a stratified train/val/test split to data/prepared/<task>/."""
+    from crosstrain.data.ingest import ingest as run
+
+    cfg = settings(params, set_)
+    meta = run(task, cfg.task(task), cfg.seed, layout.prepared(task))
+    rows = meta["rows"]
+    typer.echo(
+        f"ingest {task}: {rows['train']} train / {rows['val']} val / {rows['test']} test rows, "
+        f"{len(meta['classes'])} classes, digest {meta['digest'][:12]} -> {layout.prepared(task)}"
+    )
+
+
+@app.command()
+def validate(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Check the prepared data with Great Expectations; fail (and stop the pipeline) on any broken expectation."""
+    from crosstrain.validation.validate import validate as run
+
+    settings(params, set_).task(task)
+    result = run(layout.prepared(task), layout.validation(task))
+    typer.echo(
+        f"validate {task}: all {result['evaluated']} expectations met; "
+        f"Data Docs at {layout.validation(task) / names.DATA_DOCS_DIR / 'index.html'}"
+    )
+
+
+def _require_validated(task: str) -> None:
+    path = layout.validation(task) / names.VALIDATION_FILE
+    if not path.exists() or not read_json(path).get("success"):
+        raise MissingInputError(f"{path} shows no passed validation: run `crosstrain validate --task {task}` first")
+
+
+@app.command()
+def train(task: TaskOpt, framework: FrameworkOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Train the task's model in one framework from the shared initial weights and batch order."""
+    from crosstrain.training.step import train as run
+
+    cfg = settings(params, set_)
+    cfg.task(task)
+    _require_validated(task)
+    result = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework))
+    typer.echo(
+        f"train {task}/{framework}: {result['epochs']} epochs in {result[names.TRAIN_TIME]:.2f}s, "
+        f"val_accuracy {result['final'][names.VAL_ACCURACY]:.3f}, run {result['run_id']}"
+    )
+
+
+@app.command()
+def evaluate(task: TaskOpt, framework: FrameworkOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Score a trained model on the test split: accuracy, macro-F1, log-loss, confusion matrix, latency."""
+    from crosstrain.evaluation.evaluate import evaluate as run
+
+    cfg = settings(params, set_)
+    cfg.task(task)
+    result = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework),
+                 layout.metrics(task, framework), layout.plots(task, framework))
+    typer.echo(
+        f"evaluate {task}/{framework}: test_accuracy {result[names.TEST_ACCURACY]:.3f}, "
+        f"macro-F1 {result[names.TEST_MACRO_F1]:.3f}, p50 latency {result[names.LATENCY_P50]:.3f} ms"
+    )
+
+
+@app.command()
+def register(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Register every framework's model in the MLflow Model Registry and crown the champion."""
+    from crosstrain.tracking.registry import register as run
+
+    cfg = settings(params, set_)
+    cfg.task(task)
+    result = run(
+        task,
+        cfg,
+        {fw: layout.model(task, fw) for fw in cfg.frameworks},
+        {fw: layout.metrics(task, fw) for fw in cfg.frameworks},
+        layout.registry(task),
+    )
+    champion = result.get("champion")
+    crowned = (
+        f"champion: {champion['framework']} (version {champion['version']}, {result['metric']} {champion['score']:.3f})"
+        if champion
+        else f"no champion: no model reached {result['metric']} >= {result['min_score']}"
+    )
+    versions = ", ".join(f"{fw}=v{entry['version']}" for fw, entry in result["versions"].items())
+    typer.echo(f"register {task}: {result['model']} versions {versions}; {crowned}")

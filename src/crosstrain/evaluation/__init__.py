@@ -1,0 +1,1 @@
+"""Evaluation: framework-neutral metrics (`metrics.py`) and the evaluate step (`evaluate.py`)."""

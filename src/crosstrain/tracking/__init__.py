@@ -1,0 +1,1 @@
+"""Tracking: one MLflow service (`service.py`) and the model registry step (`registry.py`)."""

@@ -1,0 +1,133 @@
+"""MLflow, behind one small service shared by train, evaluate and register.
+
+The tracking URI is resolved once: `MLFLOW_TRACKING_URI` from the environment wins, otherwise
+`mlflow.tracking_uri` from params (default: the embedded store `sqlite:///mlflow.db`). For a local
+sqlite store, artifacts go to `mlartifacts/` beside the database, like `mlflow server` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from crosstrain.config import MlflowConfig
+from crosstrain.errors import TrackingError
+
+ARTIFACTS_DIR = "mlartifacts"
+
+
+def tracking_uri(cfg: MlflowConfig) -> str:
+    """The tracking URI in force: the environment's, else params'."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
+
+
+def _artifact_location(uri: str, experiment: str) -> str | None:
+    """For a local sqlite store, keep artifacts in mlartifacts/ next to the database file."""
+    if not uri.startswith("sqlite:///"):
+        return None  # a server decides where artifacts go
+    db = Path(uri.removeprefix("sqlite:///"))
+    return (db.absolute().parent / ARTIFACTS_DIR).as_uri()
+
+
+def connect(cfg: MlflowConfig) -> str:
+    """Point MLflow at the store and select (creating if needed) the experiment; returns its id."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    # The sqlite store logs every alembic migration at INFO on first use; that's noise for users.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    uri = tracking_uri(cfg)
+    mlflow.set_tracking_uri(uri)
+    try:
+        experiment = mlflow.get_experiment_by_name(cfg.experiment)
+        if experiment is None:
+            experiment_id = mlflow.create_experiment(
+                cfg.experiment, artifact_location=_artifact_location(uri, cfg.experiment)
+            )
+        else:
+            experiment_id = experiment.experiment_id
+        mlflow.set_experiment(experiment_id=experiment_id)
+    except MlflowException as err:
+        raise TrackingError(f"MLflow tracking at {uri!r} failed: {err.message}") from None
+    except OSError as err:
+        raise TrackingError(f"MLflow tracking at {uri!r} is unreachable: {err}") from None
+    return experiment_id
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    """The current git commit, or None outside a git work tree."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+@contextlib.contextmanager
+def start_run(
+    cfg: MlflowConfig, *, run_name: str, tags: dict[str, Any], params: dict[str, Any]
+) -> Iterator[str]:
+    """A new MLflow run with tags and params logged; yields its id and ends it FAILED on error."""
+    import mlflow
+
+    connect(cfg)
+    commit = git_commit()
+    all_tags = {k: str(v) for k, v in tags.items()}
+    if commit:
+        all_tags["mlflow.source.git.commit"] = commit
+    with mlflow.start_run(run_name=run_name, tags=all_tags) as run:
+        mlflow.log_params(params)
+        yield run.info.run_id
+
+
+@contextlib.contextmanager
+def resume_run(cfg: MlflowConfig, run_id: str) -> Iterator[str]:
+    """Re-open an existing run (evaluate adds test metrics to the training run)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    connect(cfg)
+    try:
+        with mlflow.start_run(run_id=run_id) as run:
+            yield run.info.run_id
+    except MlflowException as err:
+        raise TrackingError(
+            f"MLflow run {run_id} not found at {tracking_uri(cfg)!r}: {err.message} "
+            "(was the model trained against another tracking store?)"
+        ) from None
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    """Log metrics to the active run."""
+    import mlflow
+
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+
+def log_dataset(frame, *, name: str, source: str, digest: str, context: str = "training") -> None:
+    """Record the prepared data as the run's dataset input, with crosstrain's content digest.
+
+    MLflow keeps dataset digests short (36 characters), so the full sha256 also goes in a tag.
+    """
+    import mlflow
+
+    dataset = mlflow.data.from_pandas(frame, source=source, targets="label", name=name, digest=digest[:32])
+    mlflow.log_input(dataset, context=context)
+
+
+def log_artifacts(path: Path, artifact_path: str | None = None) -> None:
+    """Upload a file or a directory to the active run."""
+    import mlflow
+
+    path = Path(path)
+    if path.is_dir():
+        mlflow.log_artifacts(str(path), artifact_path=artifact_path)
+    else:
+        mlflow.log_artifact(str(path), artifact_path=artifact_path)

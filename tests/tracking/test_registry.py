@@ -1,0 +1,285 @@
+"""The register step against a real `mlflow server`, with real (tiny) torch models logged to real runs.
+
+Each test registers under its own task name: the server lives for the whole session.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from crosstrain.config import MLPSpec, Settings
+from crosstrain.errors import CrosstrainError, MissingInputError
+from crosstrain.io import atomic_write_json, read_json
+from crosstrain.names import (
+    CHAMPION_ALIAS,
+    TAG_FRAMEWORK,
+    TAG_TASK,
+    TEST_ACCURACY,
+    TEST_LOG_LOSS,
+    TEST_MACRO_F1,
+    TRAIN_INFO_FILE,
+    registered_model_name,
+)
+from crosstrain.tracking import service
+from crosstrain.tracking.registry import register
+
+FRAMEWORKS = ("tensorflow", "pytorch")
+
+
+@pytest.fixture(scope="module")
+def logged_models(mlflow_server: str) -> dict[str, dict[str, str]]:
+    """One finished run per framework, each holding a logged 4-feature, 3-class torch MLP.
+
+    The registry reads only train.json, so a torch model can stand in for the TensorFlow one.
+    """
+    from crosstrain.models.torch import build_model, log_model
+
+    logged = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+        cfg = Settings().mlflow
+        for framework in FRAMEWORKS:
+            with service.start_run(cfg, run_name=f"registry-{framework}", tags={}, params={}) as run_id:
+                model = build_model(MLPSpec(hidden=[4]), 4, 3, mean=[0.0] * 4, std=[1.0] * 4)
+                info = log_model(model, np.zeros((2, 4), np.float32), pip_requirements=["torch==2.13.0"])
+            logged[framework] = {"run_id": run_id, "model_uri": info.model_uri}
+    return logged
+
+
+def write_inputs(
+    root: Path, task: str, logged: dict[str, dict[str, str]], scores: dict[str, float]
+) -> tuple[dict[str, Path], dict[str, Path]]:
+    """What train and evaluate write for `task`: models/<task>/<fw>/train.json, metrics/<task>/<fw>.json."""
+    model_dirs, metric_files = {}, {}
+    for framework, score in scores.items():
+        model_dirs[framework] = root / "models" / task / framework
+        atomic_write_json(
+            model_dirs[framework] / TRAIN_INFO_FILE,
+            {"task": task, "framework": framework, "seed": 42, **logged[framework]},
+        )
+        metric_files[framework] = root / "metrics" / task / f"{framework}.json"
+        atomic_write_json(
+            metric_files[framework], {TEST_ACCURACY: score, TEST_MACRO_F1: score - 0.01, TEST_LOG_LOSS: 0.2}
+        )
+    return model_dirs, metric_files
+
+
+def versions_of(client: MlflowClient, name: str) -> list:
+    return client.search_model_versions(f"name='{name}'")
+
+
+def test_register_adds_tagged_versions_aliases_and_champion(
+    tracking_server: str, logged_models: dict, tmp_path: Path
+) -> None:
+    # given: both frameworks trained and evaluated, pytorch clearly ahead and both above min_score
+    settings = Settings()
+    model_dirs, metric_files = write_inputs(
+        tmp_path, "alpha", logged_models, {"tensorflow": 0.92, "pytorch": 0.97}
+    )
+    out_file = tmp_path / "registry" / "alpha.json"
+
+    # when
+    result = register("alpha", settings, model_dirs, metric_files, out_file)
+
+    # then: one registered model with a description, and one tagged version per framework
+    client = MlflowClient(tracking_uri=tracking_server)
+    name = registered_model_name("alpha")
+    assert "TensorFlow and PyTorch" in client.get_registered_model(name).description
+    versions = {v.tags[TAG_FRAMEWORK]: v for v in versions_of(client, name)}
+    assert set(versions) == set(FRAMEWORKS)
+    for framework, version in versions.items():
+        assert version.run_id == logged_models[framework]["run_id"]
+        assert version.tags[TAG_TASK] == "alpha"
+        assert float(version.tags[TEST_ACCURACY]) == {"tensorflow": 0.92, "pytorch": 0.97}[framework]
+        # and: each framework's alias points at its own version
+        assert client.get_model_version_by_alias(name, framework).version == version.version
+    # and: pytorch, the better one, is champion
+    assert client.get_model_version_by_alias(name, CHAMPION_ALIAS).version == versions["pytorch"].version
+    # and: the summary names the same versions, and was written as returned
+    assert result["model"] == name and result["metric"] == TEST_ACCURACY and result["min_score"] == 0.9
+    assert result["versions"] == {
+        fw: {"version": versions[fw].version, "run_id": logged_models[fw]["run_id"], "score": score}
+        for fw, score in (("tensorflow", 0.92), ("pytorch", 0.97))
+    }
+    assert result["champion"] == {
+        "framework": "pytorch",
+        "version": versions["pytorch"].version,
+        "score": 0.97,
+    }
+    assert read_json(out_file) == result
+
+
+def test_champion_alias_loads_the_champion_model(
+    tracking_server: str, logged_models: dict, tmp_path: Path
+) -> None:
+    # given: a registered champion
+    model_dirs, metric_files = write_inputs(
+        tmp_path, "beta", logged_models, {"tensorflow": 0.95, "pytorch": 0.91}
+    )
+    register("beta", Settings(), model_dirs, metric_files, tmp_path / "registry.json")
+
+    # when: a consumer loads it the documented way
+    import mlflow.pyfunc
+
+    model = mlflow.pyfunc.load_model("models:/crosstrain-beta@champion")
+
+    # then: it is the tensorflow run's model, and it predicts 3 logits per row
+    assert model.metadata.run_id == logged_models["tensorflow"]["run_id"]
+    assert np.asarray(model.predict(np.zeros((2, 4), np.float32))).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("order", "champion"),
+    [(["tensorflow", "pytorch"], "tensorflow"), (["pytorch", "tensorflow"], "pytorch")],
+    ids=["tensorflow-first", "pytorch-first"],
+)
+def test_a_tie_goes_to_the_framework_listed_first(
+    tracking_server: str, logged_models: dict, tmp_path: Path, order: list[str], champion: str
+) -> None:
+    # given: equal scores, with the frameworks listed in `order` in params
+    task = f"tie-{order[0]}"
+    model_dirs, metric_files = write_inputs(
+        tmp_path, task, logged_models, {"tensorflow": 0.95, "pytorch": 0.95}
+    )
+
+    # when
+    result = register(task, Settings(frameworks=order), model_dirs, metric_files, tmp_path / "registry.json")
+
+    # then
+    assert result["champion"]["framework"] == champion
+    champion_version = MlflowClient().get_model_version_by_alias(registered_model_name(task), CHAMPION_ALIAS)
+    assert champion_version.tags[TAG_FRAMEWORK] == champion
+
+
+def test_scores_below_min_score_crown_no_champion(
+    tracking_server: str, logged_models: dict, tmp_path: Path
+) -> None:
+    # given: both frameworks below the default min_score of 0.9
+    model_dirs, metric_files = write_inputs(
+        tmp_path, "gamma", logged_models, {"tensorflow": 0.6, "pytorch": 0.7}
+    )
+
+    # when
+    result = register("gamma", Settings(), model_dirs, metric_files, tmp_path / "registry.json")
+
+    # then: versions and framework aliases exist, but no champion alias, and the summary says why
+    registered = MlflowClient().get_registered_model(registered_model_name("gamma"))
+    assert set(registered.aliases) == {"tensorflow", "pytorch"}
+    assert result["champion"] is None
+    assert "below min_score" in result["decision"]
+
+
+def test_a_weaker_round_leaves_the_earlier_champion(
+    tracking_server: str, logged_models: dict, tmp_path: Path
+) -> None:
+    # given: a first round with a champion, then a second round where nothing qualifies
+    first = write_inputs(tmp_path / "one", "delta", logged_models, {"tensorflow": 0.93, "pytorch": 0.91})
+    crowned = register("delta", Settings(), *first, tmp_path / "one.json")["champion"]
+    second = write_inputs(tmp_path / "two", "delta", logged_models, {"tensorflow": 0.5, "pytorch": 0.4})
+
+    # when
+    result = register("delta", Settings(), *second, tmp_path / "two.json")
+
+    # then: the framework aliases moved to the new versions, the champion alias did not move
+    client = MlflowClient()
+    name = registered_model_name("delta")
+    assert (
+        client.get_model_version_by_alias(name, "tensorflow").version
+        == result["versions"]["tensorflow"]["version"]
+    )
+    assert result["versions"]["tensorflow"]["version"] != crowned["version"]
+    assert client.get_model_version_by_alias(name, CHAMPION_ALIAS).version == crowned["version"]
+    assert result["champion"] is None
+
+
+def test_a_missing_metrics_file_registers_nothing(
+    tracking_server: str, logged_models: dict, tmp_path: Path
+) -> None:
+    # given: a registered model with two versions, then a new round whose pytorch metrics are missing
+    register(
+        "epsilon",
+        Settings(),
+        *write_inputs(tmp_path / "one", "epsilon", logged_models, {"tensorflow": 0.95, "pytorch": 0.96}),
+        tmp_path / "one.json",
+    )
+    model_dirs, metric_files = write_inputs(
+        tmp_path / "two", "epsilon", logged_models, {"tensorflow": 0.97, "pytorch": 0.98}
+    )
+    metric_files["pytorch"].unlink()
+    out_file = tmp_path / "two.json"
+
+    # when / then: the error names the file and the step that makes it
+    with pytest.raises(MissingInputError, match=r"pytorch\.json not found: run the evaluate step"):
+        register("epsilon", Settings(), model_dirs, metric_files, out_file)
+
+    # and: no version was added (not even tensorflow's, whose inputs were fine), and no summary written
+    assert len(versions_of(MlflowClient(), registered_model_name("epsilon"))) == 2
+    assert not out_file.exists()
+
+
+def _drop_metric(model_dirs: dict, metric_files: dict) -> None:
+    path = metric_files["pytorch"]
+    data = read_json(path)
+    del data[TEST_ACCURACY]
+    path.write_text(json.dumps(data))
+
+
+def _wrong_task(model_dirs: dict, metric_files: dict) -> None:
+    path = model_dirs["tensorflow"] / TRAIN_INFO_FILE
+    path.write_text(json.dumps({**read_json(path), "task": "other"}))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (_drop_metric, r"pytorch\.json has no metric 'test_accuracy'"),
+        (_wrong_task, r"train\.json is for task 'other', not 'zeta-"),
+    ],
+    ids=["metric-absent", "task-mismatch"],
+)
+def test_bad_inputs_fail_before_the_registry_is_touched(
+    tracking_server: str, logged_models: dict, tmp_path: Path, spoil, message: str
+) -> None:
+    # given: inputs for a new task, one of them spoiled
+    task = f"zeta-{spoil.__name__.strip('_').replace('_', '-')}"
+    model_dirs, metric_files = write_inputs(
+        tmp_path, task, logged_models, {"tensorflow": 0.95, "pytorch": 0.96}
+    )
+    spoil(model_dirs, metric_files)
+
+    # when / then
+    with pytest.raises(CrosstrainError, match=message):
+        register(task, Settings(), model_dirs, metric_files, tmp_path / "registry.json")
+
+    # and: the task's registered model was never even created
+    with pytest.raises(MlflowException, match="not found|does not exist|RESOURCE_DOES_NOT_EXIST"):
+        MlflowClient(tracking_uri=tracking_server).get_registered_model(registered_model_name(task))
+
+
+def test_register_works_on_the_embedded_sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: the params default, `sqlite:///mlflow.db`, in a fresh directory, and one model logged there
+    from crosstrain.models.torch import build_model, log_model
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    settings = Settings(frameworks=["pytorch"])
+    with service.start_run(settings.mlflow, run_name="local", tags={}, params={}) as run_id:
+        model = build_model(MLPSpec(hidden=[4]), 4, 3, mean=[0.0] * 4, std=[1.0] * 4)
+        info = log_model(model, np.zeros((2, 4), np.float32), pip_requirements=["torch==2.13.0"])
+    logged = {"pytorch": {"run_id": run_id, "model_uri": info.model_uri}}
+    model_dirs, metric_files = write_inputs(tmp_path, "local", logged, {"pytorch": 0.99})
+
+    # when
+    result = register("local", settings, model_dirs, metric_files, tmp_path / "registry.json")
+
+    # then: the version lives in the local database and the champion alias resolves to its run
+    client = MlflowClient(tracking_uri="sqlite:///mlflow.db")
+    champion = client.get_model_version_by_alias(registered_model_name("local"), CHAMPION_ALIAS)
+    assert champion.version == result["versions"]["pytorch"]["version"] == "1"
+    assert champion.run_id == run_id
