@@ -59,31 +59,61 @@ def test_start_run_ends_failed_when_the_block_raises(tracking_server: str) -> No
     assert MlflowClient(tracking_uri=tracking_server).get_run(run_ids[0]).info.status == "FAILED"
 
 
-@pytest.mark.parametrize("absolute", [False, True], ids=["default-relative", "absolute"])
-def test_sqlite_store_keeps_artifacts_beside_the_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, absolute: bool
-) -> None:
-    # given: a sqlite store in tmp_path, named relative (the params default) or absolute (the env)
-    monkeypatch.chdir(tmp_path)
-    if absolute:
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    else:
-        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    cfg = MlflowConfig(experiment="sqlite-tests")
-    note = tmp_path / "note.txt"
+def _run_with_artifact(cfg: MlflowConfig, folder: Path) -> str:
+    note = folder / "note.txt"
     note.write_text("hello\n")
-
-    # when: a run uploads an artifact
     with service.start_run(cfg, run_name="artifacts", tags={}, params={}) as run_id:
         service.log_artifacts(note)
+    return run_id
 
-    # then: the database and the artifact both sit in tmp_path, the artifact under mlartifacts/
-    assert (tmp_path / "mlflow.db").is_file()
-    experiment = MlflowClient().get_experiment_by_name("sqlite-tests")
-    assert experiment.artifact_location == (tmp_path / "mlartifacts").as_uri()
-    stored = list((tmp_path / "mlartifacts").rglob("note.txt"))
-    assert len(stored) == 1 and stored[0].read_text() == "hello\n"
-    assert run_id in str(stored[0])
+
+def _assert_store_in(folder: Path, run_id: str) -> None:
+    """The database is folder/mlflow.db, and the run's artifact sits under folder/mlartifacts/."""
+    assert (folder / "mlflow.db").is_file()
+    client = MlflowClient(tracking_uri=f"sqlite:///{folder}/mlflow.db")
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert (
+        client.get_experiment_by_name("sqlite-tests").artifact_location == (folder / "mlartifacts").as_uri()
+    )
+    stored = list((folder / "mlartifacts").rglob("note.txt"))
+    assert len(stored) == 1 and stored[0].read_text() == "hello\n" and run_id in str(stored[0])
+
+
+def test_absolute_sqlite_store_keeps_artifacts_beside_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: MLFLOW_TRACKING_URI naming a sqlite file in tmp_path, run from elsewhere
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+
+    # when: a run uploads an artifact
+    run_id = _run_with_artifact(MlflowConfig(experiment="sqlite-tests"), tmp_path)
+
+    # then: both sit in tmp_path, not in the working directory
+    _assert_store_in(tmp_path, run_id)
+    assert list((tmp_path / "cwd").iterdir()) == []
+
+
+def test_default_sqlite_store_follows_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the params default `sqlite:///mlflow.db` (relative), and two project directories
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = MlflowConfig(experiment="sqlite-tests")
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+
+    # when: one process runs in the first, then in the second (MLflow caches stores by URI string)
+    monkeypatch.chdir(first)
+    first_run = _run_with_artifact(cfg, first)
+    monkeypatch.chdir(second)
+    second_run = _run_with_artifact(cfg, second)
+
+    # then: each directory holds its own database and artifacts
+    _assert_store_in(first, first_run)
+    _assert_store_in(second, second_run)
 
 
 def test_unreachable_server_raises_tracking_error_naming_it(

@@ -51,26 +51,38 @@ def root(
     """
 
 
+# typer >= 0.22 vendors click as `typer._click`, whose exceptions are not click's own; older typer
+# raises click's. Catch both, so usage errors never escape as tracebacks whichever typer is installed.
+_CLICK_ERRORS = tuple(
+    {click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")}
+)
+_EXITS = tuple({click.exceptions.Exit, typer.Exit})
+_ABORTS = tuple({click.exceptions.Abort, typer.Abort})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (so tests can call it directly)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    # Taken out here, so that `--debug` also works after the command (`crosstrain ingest -t iris --debug`).
+    args = [arg for arg in args if arg != "--debug"]
     try:
-        app(args=args, prog_name="crosstrain", standalone_mode=False)
-    except click.exceptions.Exit as done:
+        # Without standalone mode, typer returns the code of a `typer.Exit` (e.g. from --version).
+        code = app(args=args, prog_name="crosstrain", standalone_mode=False)
+    except _EXITS as done:
         return done.exit_code
-    except click.ClickException as err:
+    except _CLICK_ERRORS as err:
         err.show()
         return err.exit_code
-    except click.exceptions.Abort:
-        click.echo("crosstrain: interrupted", err=True)
+    except _ABORTS:
+        typer.echo("crosstrain: interrupted", err=True)
         return 130
     except CrosstrainError as err:
         if debug:
             raise
-        click.echo(f"crosstrain: error: {err}", err=True)
+        typer.echo(f"crosstrain: error: {err}", err=True)
         return err.exit_code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

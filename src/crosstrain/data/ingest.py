@@ -63,8 +63,13 @@ def ingest(task_name: str, task: TaskConfig, seed: int, out_dir: Path) -> dict:
     """Prepare one task's data into `out_dir`; returns the meta written to meta.json."""
     frame = load_source(task.source)
     classes = sorted(frame[LABEL_COLUMN].unique().tolist())
-    frame[LABEL_COLUMN] = frame[LABEL_COLUMN].map({c: i for i, c in enumerate(classes)}).astype("int64")
-    splits = {name: part.reset_index(drop=True) for name, part in split_frame(frame, task, seed).items()}
+    # Split on the class names, so split_frame's errors name the class; then store class indices.
+    index = {c: i for i, c in enumerate(classes)}
+    splits = {}
+    for name, part in split_frame(frame, task, seed).items():
+        part = part.reset_index(drop=True)
+        part[LABEL_COLUMN] = part[LABEL_COLUMN].map(index).astype("int64")
+        splits[name] = part
     features = [c for c in frame.columns if c != LABEL_COLUMN]
     train_x = splits["train"][features].to_numpy("float64")
     meta = {

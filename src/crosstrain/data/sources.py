@@ -78,6 +78,12 @@ def load_table(source: TableSource) -> pd.DataFrame:
         raise SourceError(f"source {source.path!r} has no feature column(s) {', '.join(map(repr, missing))}")
     if not features:
         raise SourceError(f"source {source.path!r} has no feature columns besides {source.label_column!r}")
+    if LABEL_COLUMN in map(str, features):
+        # The prepared data stores the labels under this name; the feature would be overwritten.
+        raise SourceError(
+            f"source {source.path!r}: feature column {LABEL_COLUMN!r} clashes with the name crosstrain gives "
+            "the labels; rename it, or leave it out with source.feature_columns"
+        )
     for column in features:
         if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
             converted = pd.to_numeric(frame[column], errors="coerce")

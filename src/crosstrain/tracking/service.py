@@ -22,15 +22,30 @@ ARTIFACTS_DIR = "mlartifacts"
 
 
 def tracking_uri(cfg: MlflowConfig) -> str:
-    """The tracking URI in force: the environment's, else params'."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
+    """The tracking URI in force: the environment's, else params'; a relative sqlite path made absolute."""
+    return _absolute_sqlite(os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri)
+
+
+def _absolute_sqlite(uri: str) -> str:
+    """Pin `sqlite:///mlflow.db` to the current directory's file.
+
+    MLflow caches stores by URI string, so a relative one keeps pointing at the directory it was
+    first used in; after a chdir (tests, notebooks) runs would land in the old database while
+    artifacts went to the new directory's mlartifacts/.
+    """
+    if not uri.startswith("sqlite:///"):
+        return uri
+    path, sep, query = uri.removeprefix("sqlite:///").partition("?")
+    if not path or Path(path).is_absolute():
+        return uri
+    return f"sqlite:///{Path(path).absolute().as_posix()}{sep}{query}"
 
 
 def _artifact_location(uri: str, experiment: str) -> str | None:
     """For a local sqlite store, keep artifacts in mlartifacts/ next to the database file."""
     if not uri.startswith("sqlite:///"):
         return None  # a server decides where artifacts go
-    db = Path(uri.removeprefix("sqlite:///"))
+    db = Path(uri.removeprefix("sqlite:///").partition("?")[0])
     return (db.absolute().parent / ARTIFACTS_DIR).as_uri()
 
 
@@ -42,7 +57,14 @@ def connect(cfg: MlflowConfig) -> str:
     # The sqlite store logs every alembic migration at INFO on first use; that's noise for users.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     uri = tracking_uri(cfg)
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI (for subprocesses); undo that, or from now on
+    # "the environment's" would always win and a later config (another store, directory) be ignored.
+    exported = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
+    if exported is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = exported
     try:
         experiment = mlflow.get_experiment_by_name(cfg.experiment)
         if experiment is None:

@@ -1,0 +1,39 @@
+"""dvc.yaml and the library agree on paths and tasks (names defined once, checked here)."""
+
+from __future__ import annotations
+
+import yaml
+
+from crosstrain.config import load_settings
+from crosstrain.layout import Layout
+
+
+def test_stage_paths_match_the_layout(repo_root):
+    # Given dvc.yaml and the library's Layout
+    stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
+    layout = Layout()
+    task, fw = "${item.task}", "${item.framework}"
+    # Then each stage writes where the library writes
+    assert stages["ingest"]["outs"] == [str(layout.prepared(task))]
+    assert stages["validate"]["outs"] == [str(layout.validation(task))]
+    assert stages["train"]["outs"] == [str(layout.model(task, fw))]
+    assert list(stages["evaluate"]["metrics"][0]) == [str(layout.metrics(task, fw))]
+    assert list(stages["evaluate"]["plots"][0]) == [str(layout.plots(task, fw))]
+    assert list(stages["register"]["outs"][0]) == [str(layout.registry(task))]
+
+
+def test_matrix_covers_the_enabled_tasks_and_frameworks(repo_root):
+    # Given the repository's params
+    settings = load_settings(repo_root / "params.yaml")
+    stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
+    enabled = sorted(name for name, task in settings.tasks.items() if task.enabled)
+    # Then every enabled task is in every stage's matrix, and training covers every framework
+    for stage in stages.values():
+        assert sorted(stage["matrix"]["task"]) == enabled
+    assert sorted(stages["train"]["matrix"]["framework"]) == sorted(map(str, settings.frameworks))
+
+
+def test_stages_depend_only_on_their_own_params(repo_root):
+    stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
+    assert "train" not in stages["ingest"]["params"]
+    assert not any(p.startswith("tasks.${item.task}.model") for p in stages["ingest"]["params"])

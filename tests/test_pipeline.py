@@ -1,0 +1,106 @@
+"""End to end: `dvc repro` of the real pipeline in a temporary git + DVC copy of this repository.
+
+Real DVC, real Great Expectations, real TensorFlow and PyTorch, a real sqlite MLflow store: only the
+budget is small (a 40-example training split, two epochs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crosstrain import names
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def run(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)  # the copy's own embedded store, as for a new user
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def project(repo_root, tmp_path_factory) -> Path:
+    """A fresh git repository holding the tracked files of this one, with small params."""
+    dest = tmp_path_factory.mktemp("project")
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=repo_root, capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        src = repo_root / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    params["tasks"]["iris"]["limit"] = 40
+    params["train"]["epochs"] = 2
+    params["register"]["min_score"] = 0.0  # two epochs on 40 rows: crown whichever is better
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for path in ("dvc.lock",):
+        (dest / path).unlink(missing_ok=True)
+    run(["git", "init", "-q"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def repro(project) -> subprocess.CompletedProcess:
+    return run([str(BIN / "dvc"), "repro"], project)
+
+
+def test_repro_writes_both_frameworks_metrics(project, repro):
+    # Given the small pipeline was reproduced once
+    # Then every stage ran and each framework has test metrics from the same test split
+    for stage in ("ingest@iris", "validate@iris", "train@iris-tensorflow", "train@iris-pytorch",
+                  "evaluate@iris-tensorflow", "evaluate@iris-pytorch", "register@iris"):
+        assert f"Running stage '{stage}'" in repro.stdout
+    metrics = {fw: json.loads((project / "metrics" / "iris" / f"{fw}.json").read_text())
+               for fw in ("tensorflow", "pytorch")}
+    assert metrics["tensorflow"]["test_rows"] == metrics["pytorch"]["test_rows"] == 23
+    for values in metrics.values():
+        assert 0.0 <= values[names.TEST_ACCURACY] <= 1.0
+    shown = run([str(BIN / "dvc"), "metrics", "show", "--json"], project).stdout
+    assert "metrics/iris/tensorflow.json" in shown and "metrics/iris/pytorch.json" in shown
+
+
+def test_second_repro_runs_no_stage(project, repro):
+    # When nothing changed and dvc repro runs again
+    again = run([str(BIN / "dvc"), "repro"], project)
+    # Then no stage runs
+    assert "Running stage" not in again.stdout
+    assert "up to date" in run([str(BIN / "dvc"), "status"], project).stdout
+
+
+def test_runs_and_registry_land_in_the_embedded_store(project, repro):
+    # Then mlflow.db at the project root holds one run per framework and the registered model's aliases
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("crosstrain")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.data.tags[names.TAG_FRAMEWORK] for r in runs) == ["pytorch", "tensorflow"]
+    assert all(names.TEST_ACCURACY in r.data.metrics for r in runs)
+    model = client.get_registered_model(names.registered_model_name("iris"))
+    assert {"tensorflow", "pytorch", names.CHAMPION_ALIAS} <= set(model.aliases)
+    assert (project / "mlartifacts").is_dir()
+
+
+def test_exp_run_with_a_param_override_reruns_only_training(project, repro):
+    # When an experiment changes the training budget, as `dvc exp run -S` users do
+    out = run([str(BIN / "dvc"), "exp", "run", "-S", "train.epochs=1"], project).stdout
+    # Then training and what follows re-run, and the data stages are reused
+    assert "Running stage 'train@iris-pytorch'" in out
+    assert "Running stage 'ingest@iris'" not in out and "Running stage 'validate@iris'" not in out
+    history = json.loads((project / "models" / "iris" / "pytorch" / names.HISTORY_FILE).read_text())
+    assert len(history) == 1
