@@ -337,7 +337,7 @@ def test_ingest_a_table_source(project: Path, capsys: pytest.CaptureFixture[str]
     assert f"ingest t: {rows['train']} train / {rows['val']} val / {rows['test']} test rows" in out
     assert "3 classes" in out
     assert f"digest {meta['digest'][:12]}" in out
-    assert sum(rows.values()) == 150
+    assert sum(rows.values()) + meta["duplicates_dropped"] == 150
     for split in SPLITS:
         assert (prepared / f"{split}.parquet").is_file()
     assert sorted(p.name for p in prepared.parent.iterdir()) == ["t"]

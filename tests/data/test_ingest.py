@@ -139,7 +139,11 @@ def test_meta_json_describes_the_prepared_data(iris_prepared: Path) -> None:
     assert meta["classes"] == ["setosa", "versicolor", "virginica"]
     assert meta["features"] == features
     assert meta["rows"] == {name: len(part) for name, part in splits.items()}
-    assert sum(meta["rows"].values()) == N_IRIS
+    # and: iris' one pair of identical rows (101 and 142) is kept once, so no row can sit in two splits
+    assert meta["duplicates_dropped"] == 1
+    assert sum(meta["rows"].values()) == N_IRIS - 1
+    everything = pd.concat(splits.values())
+    assert not everything.duplicated().any()
     # and: the files hold the features plus integer class indices
     for part in splits.values():
         assert list(part.columns) == [*features, LABEL_COLUMN]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import typer
 
@@ -43,7 +44,8 @@ def summary(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
             badge = (f"v{version}" if version else "") + (" champion" if champion == fw else "")
             table.add_row(task, str(fw), f"{mtr[names.TEST_ACCURACY]:.3f}", f"{mtr[names.TEST_MACRO_F1]:.3f}",
                           f"{mtr[names.TRAIN_TIME]:.2f} s", f"{mtr[names.LATENCY_P50]:.3f} ms", badge.strip())
-    console = Console()
+    # Wide enough for the table even when stdout is a pipe (make, CI), where rich assumes 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 110)
     console.print(table)
     console.print(
         "Next: [bold]make ui[/] (MLflow UI on mlflow.db) · [bold]dvc metrics show[/] · "

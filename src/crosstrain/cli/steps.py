@@ -26,8 +26,9 @@ def ingest(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = Non
     cfg = settings(params, set_)
     meta = run(task, cfg.task(task), cfg.seed, layout.prepared(task))
     rows = meta["rows"]
+    dropped = f" ({meta['duplicates_dropped']} duplicate rows dropped)" if meta["duplicates_dropped"] else ""
     typer.echo(
-        f"ingest {task}: {rows['train']} train / {rows['val']} val / {rows['test']} test rows, "
+        f"ingest {task}: {rows['train']} train / {rows['val']} val / {rows['test']} test rows{dropped}, "
         f"{len(meta['classes'])} classes, digest {meta['digest'][:12]} -> {layout.prepared(task)}"
     )
 
