@@ -6,6 +6,7 @@ Each test registers under its own task name: the server lives for the whole sess
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from crosstrain.config import MLPSpec, Settings
-from crosstrain.errors import CrosstrainError, MissingInputError
+from crosstrain.errors import CrosstrainError, MissingInputError, TrackingError
 from crosstrain.io import atomic_write_json, read_json
 from crosstrain.names import (
     CHAMPION_ALIAS,
@@ -53,7 +54,11 @@ def logged_models(mlflow_server: str) -> dict[str, dict[str, str]]:
 
 
 def write_inputs(
-    root: Path, task: str, logged: dict[str, dict[str, str]], scores: dict[str, float]
+    root: Path,
+    task: str,
+    logged: dict[str, dict[str, str]],
+    scores: dict[str, float],
+    log_losses: dict[str, float] | None = None,
 ) -> tuple[dict[str, Path], dict[str, Path]]:
     """What train and evaluate write for `task`: models/<task>/<fw>/train.json, metrics/<task>/<fw>.json."""
     model_dirs, metric_files = {}, {}
@@ -65,7 +70,14 @@ def write_inputs(
         )
         metric_files[framework] = root / "metrics" / task / f"{framework}.json"
         atomic_write_json(
-            metric_files[framework], {TEST_ACCURACY: score, TEST_MACRO_F1: score - 0.01, TEST_LOG_LOSS: 0.2}
+            metric_files[framework],
+            {
+                "task": task,
+                "framework": framework,
+                TEST_ACCURACY: score,
+                TEST_MACRO_F1: score - 0.01,
+                TEST_LOG_LOSS: (log_losses or {}).get(framework, 0.2),
+            },
         )
     return model_dirs, metric_files
 
@@ -139,7 +151,7 @@ def test_champion_alias_loads_the_champion_model(
     [(["tensorflow", "pytorch"], "tensorflow"), (["pytorch", "tensorflow"], "pytorch")],
     ids=["tensorflow-first", "pytorch-first"],
 )
-def test_a_tie_goes_to_the_framework_listed_first(
+def test_a_full_tie_goes_to_the_framework_listed_first(
     tracking_server: str, logged_models: dict, tmp_path: Path, order: list[str], champion: str
 ) -> None:
     # given: equal scores, with the frameworks listed in `order` in params
@@ -155,6 +167,20 @@ def test_a_tie_goes_to_the_framework_listed_first(
     assert result["champion"]["framework"] == champion
     champion_version = MlflowClient().get_model_version_by_alias(registered_model_name(task), CHAMPION_ALIAS)
     assert champion_version.tags[TAG_FRAMEWORK] == champion
+
+
+def test_a_tied_score_goes_to_the_lower_log_loss_first(
+    tracking_server: str, logged_models: dict, tmp_path: Path
+) -> None:
+    # given: equal accuracy, but PyTorch's predictions are better calibrated, TensorFlow listed first
+    model_dirs, metric_files = write_inputs(
+        tmp_path, "calibrated", logged_models, {"tensorflow": 0.95, "pytorch": 0.95},
+        log_losses={"tensorflow": 0.30, "pytorch": 0.10},
+    )
+    # when
+    result = register("calibrated", Settings(), model_dirs, metric_files, tmp_path / "registry.json")
+    # then: the tie is broken on log-loss, not on the order frameworks are listed in
+    assert result["champion"]["framework"] == "pytorch"
 
 
 def test_scores_below_min_score_crown_no_champion(
@@ -235,13 +261,18 @@ def _wrong_task(model_dirs: dict, metric_files: dict) -> None:
     path.write_text(json.dumps({**read_json(path), "task": "other"}))
 
 
+def _swapped_metrics(model_dirs: dict, metric_files: dict) -> None:
+    metric_files["pytorch"].write_text(metric_files["tensorflow"].read_text())
+
+
 @pytest.mark.parametrize(
     ("spoil", "message"),
     [
         (_drop_metric, r"pytorch\.json has no metric 'test_accuracy'"),
         (_wrong_task, r"train\.json is for task 'other', not 'zeta-"),
+        (_swapped_metrics, r"pytorch\.json is for framework 'tensorflow', not 'pytorch'"),
     ],
-    ids=["metric-absent", "task-mismatch"],
+    ids=["metric-absent", "task-mismatch", "metrics-of-another-framework"],
 )
 def test_bad_inputs_fail_before_the_registry_is_touched(
     tracking_server: str, logged_models: dict, tmp_path: Path, spoil, message: str
@@ -284,3 +315,20 @@ def test_register_works_on_the_embedded_sqlite_store(tmp_path: Path, monkeypatch
     # (the local store numbers versions as int, the REST client as str; the summary always says str)
     assert str(champion.version) == result["versions"]["pytorch"]["version"] == "1"
     assert champion.run_id == run_id
+
+
+def test_an_unreachable_registry_is_a_tracking_error_naming_it(
+    unreachable_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # given: good inputs, but a tracking URI where nothing listens (and no retries, to stay fast)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", unreachable_url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    logged = {fw: {"run_id": f"run-{fw}", "model_uri": f"models:/m-{fw}"} for fw in FRAMEWORKS}
+    model_dirs, metric_files = write_inputs(tmp_path, "eta", logged, {"tensorflow": 0.95, "pytorch": 0.96})
+    out_file = tmp_path / "registry.json"
+
+    # when / then: the error says which store failed, and no summary claims otherwise
+    with pytest.raises(TrackingError, match=re.escape(unreachable_url)):
+        register("eta", Settings(), model_dirs, metric_files, out_file)
+    assert not out_file.exists()

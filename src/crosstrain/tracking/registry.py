@@ -21,6 +21,7 @@ from crosstrain.config import Settings
 from crosstrain.errors import CrosstrainError, MissingInputError, TrackingError
 from crosstrain.io import atomic_write_json, read_json
 from crosstrain.names import (
+    TEST_LOG_LOSS,
     CHAMPION_ALIAS,
     TAG_FRAMEWORK,
     TAG_SEED,
@@ -44,6 +45,7 @@ class Candidate:
     model_uri: str
     score: float
     seed: int | None
+    log_loss: float = math.inf  # breaks ties in `score`: the better-calibrated model wins
 
 
 # --- inputs: all read and checked before the registry is touched ---------------------------------
@@ -77,6 +79,10 @@ def _candidate(task: str, framework: str, model_dir: Path, metric_file: Path, me
         raise CrosstrainError(f"{train_file} is for framework {info['framework']!r}, not {framework!r}")
 
     metrics = _load(metric_file, f"the evaluate step for {task}/{framework}")
+    # evaluate also records whose metrics these are: catch a file copied from another task or framework.
+    for key, expected in (("task", task), ("framework", framework)):
+        if key in metrics and metrics[key] != expected:
+            raise CrosstrainError(f"{metric_file} is for {key} {metrics[key]!r}, not {expected!r}")
     if metric not in metrics:
         raise CrosstrainError(f"{metric_file} has no metric {metric!r} (register.metric); rerun evaluate")
     score = metrics[metric]
@@ -84,8 +90,14 @@ def _candidate(task: str, framework: str, model_dir: Path, metric_file: Path, me
     if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
         raise CrosstrainError(f"{metric_file}: {metric!r} is {score!r}, not a finite number")
     seed = info.get("seed")
+    log_loss = metrics.get(TEST_LOG_LOSS)
     return Candidate(
-        framework, info["run_id"], info["model_uri"], float(score), seed if isinstance(seed, int) else None
+        framework,
+        info["run_id"],
+        info["model_uri"],
+        float(score),
+        seed if isinstance(seed, int) else None,
+        float(log_loss) if isinstance(log_loss, int | float) and math.isfinite(log_loss) else math.inf,
     )
 
 
@@ -112,9 +124,13 @@ def read_candidates(
 
 
 def pick_champion(candidates: list[Candidate], min_score: float) -> Candidate | None:
-    """The best-scoring candidate that reaches `min_score`; ties go to the earliest (max keeps the first)."""
+    """The best-scoring candidate that reaches `min_score`.
+
+    On small test sets accuracies tie often; a tie goes to the lower test log-loss, and only a tie in
+    both goes to the framework listed first (max keeps the first of equals).
+    """
     qualified = [c for c in candidates if c.score >= min_score]
-    return max(qualified, key=lambda c: c.score) if qualified else None
+    return max(qualified, key=lambda c: (c.score, -c.log_loss)) if qualified else None
 
 
 # --- the registry ---------------------------------------------------------------------------------

@@ -49,6 +49,26 @@ def _artifact_location(uri: str, experiment: str) -> str | None:
     return (db.absolute().parent / ARTIFACTS_DIR).as_uri()
 
 
+def check_reachable(uri: str, timeout: float = 10.0) -> None:
+    """Fail fast when an http(s) tracking server does not answer.
+
+    MLflow's client retries with backoff for minutes before giving up on a wrong URL; one quick
+    request to the server's /health endpoint turns that into an immediate, clear error.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return  # it answered; some deployments don't serve /health, and MLflow will say what's wrong
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise TrackingError(f"MLflow tracking server {uri!r} is unreachable: {reason}") from None
+
+
 def connect(cfg: MlflowConfig) -> str:
     """Point MLflow at the store and select (creating if needed) the experiment; returns its id."""
     import mlflow
@@ -57,6 +77,7 @@ def connect(cfg: MlflowConfig) -> str:
     # The sqlite store logs every alembic migration at INFO on first use; that's noise for users.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     uri = tracking_uri(cfg)
+    check_reachable(uri)
     # set_tracking_uri also exports MLFLOW_TRACKING_URI (for subprocesses); undo that, or from now on
     # "the environment's" would always win and a later config (another store, directory) be ignored.
     exported = os.environ.get("MLFLOW_TRACKING_URI")
