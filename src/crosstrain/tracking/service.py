@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import subprocess
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,12 @@ def log_dataset(frame, *, name: str, source: str, digest: str, context: str = "t
     """
     import mlflow
 
-    dataset = mlflow.data.from_pandas(frame, source=source, targets="label", name=name, digest=digest[:32])
-    mlflow.log_input(dataset, context=context)
+    with warnings.catch_warnings():
+        # MLflow 3.17 registers its local-file dataset source twice and warns about the ambiguity, and
+        # hints that integer columns cannot hold NaN: neither applies to prepared, validated data.
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(frame, source=source, targets="label", name=name, digest=digest[:32])
+        mlflow.log_input(dataset, context=context)
 
 
 def log_artifacts(path: Path, artifact_path: str | None = None) -> None:
