@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from crosstrain.cluster_config import ClusterConfig
 from crosstrain.errors import ConfigError
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -347,6 +348,7 @@ class Settings(Strict):
     # Named `registry` in code because pydantic's BaseModel already has a `register` attribute.
     registry: RegisterConfig = Field(default_factory=RegisterConfig, alias="register")
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     @field_validator("tasks")
     @classmethod
