@@ -378,7 +378,7 @@ def test_console_script_reports_a_missing_source_without_a_traceback(tmp_path: P
     # then
     assert done.returncode == 1
     assert done.stderr.strip() == (
-        "crosstrain: error: source file 'data/raw/iris.csv' not found (tasks.<task>.source.path)"
+        "crosstrain: error: tasks.iris.source: source file 'data/raw/iris.csv' not found"
     )
     assert "Traceback" not in done.stdout + done.stderr
     assert not (tmp_path / "data" / "prepared" / "iris").exists()

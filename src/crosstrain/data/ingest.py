@@ -15,6 +15,7 @@ import pandas as pd
 from crosstrain.config import TaskConfig
 from crosstrain.data.sources import load_source
 from crosstrain.data.split import limit, split_indices
+from crosstrain.errors import SourceError
 from crosstrain.io import atomic_dir
 from crosstrain.names import LABEL_COLUMN, META_FILE, SPLITS
 
@@ -42,16 +43,20 @@ def ingest(task_name: str, task: TaskConfig, seed: int, out_dir: Path) -> dict:
     """Prepare one task's data into `out_dir`; returns the meta written to meta.json.
 
     Dispatches on the source's modality: tables here, images in `data/images.py`, texts in `data/text.py`.
+    A source problem is reported with the params field it came from.
     """
-    if task.modality == "image":
-        from crosstrain.data.images import ingest_images
+    try:
+        if task.modality == "image":
+            from crosstrain.data.images import ingest_images
 
-        return ingest_images(task_name, task, seed, out_dir)
-    if task.modality == "text":
-        from crosstrain.data.text import ingest_text
+            return ingest_images(task_name, task, seed, out_dir)
+        if task.modality == "text":
+            from crosstrain.data.text import ingest_text
 
-        return ingest_text(task_name, task, seed, out_dir)
-    return ingest_table(task_name, task, seed, out_dir)
+            return ingest_text(task_name, task, seed, out_dir)
+        return ingest_table(task_name, task, seed, out_dir)
+    except SourceError as err:
+        raise SourceError(f"tasks.{task_name}.source: {err}") from None
 
 
 def ingest_table(task_name: str, task: TaskConfig, seed: int, out_dir: Path) -> dict:

@@ -56,7 +56,7 @@ def _read(source: TableSource, fmt: str) -> pd.DataFrame:
         cause = err.__cause__
         if cause is not None and not isinstance(cause, FileNotFoundError):
             raise SourceError(f"source {source.path!r} could not be reached: {cause}") from None
-        raise SourceError(f"source file {source.path!r} not found (tasks.<task>.source.path)") from None
+        raise SourceError(f"source file {source.path!r} not found") from None
     except (OSError, ValueError, ImportError) as err:
         # fsspec raises OSError-family errors for unreachable URLs; pandas raises ValueError on bad files.
         raise SourceError(f"source {source.path!r} could not be read as {fmt}: {err}") from None
