@@ -42,9 +42,10 @@ def worker(framework: str, epochs: int, threads: int, batch_size: int) -> dict:
     spec = MLPSpec(hidden=[16])
     model = models.build_model(spec, meta)
     models.set_weights(model, initial_weights(spec, meta, 42))
-    step = trainer.make_train_step(model, TrainConfig(batch_size=batch_size, threads=threads), train.x[:1])
+    budget = TrainConfig(epochs=epochs, batch_size=batch_size, threads=threads)
+    step = trainer.make_train_step(model, budget, train.x[:1])
     predict = models.make_predict(model)
-    history = fit(step, predict, train, val, epochs=epochs, batch_size=batch_size, seed=42)
+    history = fit(step, predict, train, val, cfg=budget, seed=42)
     steady = [e["epoch_time_s"] for e in history.epochs[1:]]
     latency = batch1_latency(predict, val.x)
     return {

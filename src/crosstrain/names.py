@@ -12,6 +12,7 @@ VAL_LOSS = "val_loss"
 VAL_ACCURACY = "val_accuracy"
 TRAIN_TIME = "train_time_s"
 EPOCH_TIME = "epoch_time_s"
+LEARNING_RATE = "learning_rate"
 TEST_ACCURACY = "test_accuracy"
 TEST_MACRO_F1 = "test_macro_f1"
 TEST_LOG_LOSS = "test_log_loss"
@@ -20,7 +21,7 @@ LATENCY_P95 = "latency_ms_p95"
 PARAM_COUNT = "param_count"
 
 # Per-epoch curves, in the order of the history CSV's columns.
-EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACCURACY, VAL_LOSS, VAL_ACCURACY, EPOCH_TIME)
+EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACCURACY, VAL_LOSS, VAL_ACCURACY, EPOCH_TIME, LEARNING_RATE)
 
 # --- MLflow tags ---------------------------------------------------------------------------------
 TAG_TASK = "crosstrain.task"

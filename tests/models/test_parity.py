@@ -116,3 +116,27 @@ def test_same_updates_give_the_same_trajectory(optimizer, features):
     for name in keras_weights:
         np.testing.assert_allclose(keras_weights[name], torch_weights[name], atol=1e-4)
     assert tf_losses[-1] < tf_losses[0]  # and training did something
+
+
+def test_training_gains_keep_the_frameworks_in_step(iris_prepared):
+    # Given warm-up + cosine schedule, label smoothing and gradient clipping, identically configured
+    from crosstrain.data.dataset import load_meta, load_split
+    from crosstrain.training.loop import fit
+
+    meta = load_meta(iris_prepared)
+    train, val = load_split(iris_prepared, "train"), load_split(iris_prepared, "val")
+    spec = MLPSpec(hidden=[16])
+    cfg = TrainConfig(epochs=4, batch_size=16, learning_rate=0.02, schedule="cosine", warmup_epochs=1,
+                      label_smoothing=0.1, clip_norm=0.5)
+    histories = []
+    for models, training in ((tf_models, tf_training), (torch_models, torch_training)):
+        model = models.build_model(spec, meta)
+        models.set_weights(model, neutral.initial_weights(spec, meta, seed=5))
+        step = training.make_train_step(model, cfg, train.x[:1])
+        histories.append(fit(step, models.make_predict(model), train, val, cfg=cfg, seed=5))
+    # When both train / Then every epoch's losses and learning rate agree
+    tf_history, torch_history = histories
+    for a, b in zip(tf_history.epochs, torch_history.epochs, strict=True):
+        assert a["learning_rate"] == b["learning_rate"]
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)

@@ -35,11 +35,46 @@ def test_fit_records_every_epoch_and_learns(iris_prepared):
     step = torch_training.make_train_step(model, TrainConfig(learning_rate=0.05), train.x[:1])
     seen = []
     # When it trains for 5 epochs
-    history = fit(step, torch_models.make_predict(model), train, val, epochs=5, batch_size=16, seed=0,
-                  on_epoch=lambda epoch, stats: seen.append(epoch))
+    history = fit(step, torch_models.make_predict(model), train, val, cfg=TrainConfig(epochs=5, batch_size=16),
+                  seed=0, on_epoch=lambda epoch, stats: seen.append(epoch))
     # Then each epoch is recorded with every metric, the callback saw them in order, and loss fell
     assert seen == [0, 1, 2, 3, 4]
     assert [set(e) for e in history.epochs] == [set(names.EPOCH_METRICS)] * 5
     assert history.epochs[-1][names.TRAIN_LOSS] < history.epochs[0][names.TRAIN_LOSS]
     assert history.train_time == sum(e[names.EPOCH_TIME] for e in history.epochs) > 0
     assert 0.0 <= history.last[names.VAL_ACCURACY] <= 1.0
+
+
+def test_learning_rate_schedule():
+    from crosstrain.training.loop import learning_rate_at
+
+    constant = TrainConfig(epochs=10, learning_rate=0.1)
+    assert [learning_rate_at(e, constant) for e in (0, 9)] == [0.1, 0.1]
+    # Warm-up climbs linearly to the base rate, then cosine decays towards zero
+    cosine = TrainConfig(epochs=10, learning_rate=0.1, schedule="cosine", warmup_epochs=2)
+    rates = [learning_rate_at(e, cosine) for e in range(10)]
+    assert rates[:3] == [0.05, 0.1, 0.1]
+    assert all(a > b for a, b in zip(rates[2:], rates[3:]))
+    assert rates[-1] < 0.01
+
+
+def test_early_stopping_restores_the_best_epoch(iris_prepared):
+    # Given a model that reaches its best validation accuracy early and then plateaus
+    train, val = load_split(iris_prepared, "train"), load_split(iris_prepared, "val")
+    meta = load_meta(iris_prepared)
+    spec = MLPSpec(hidden=[8])
+    model = torch_models.build_model(spec, meta)
+    torch_models.set_weights(model, neutral.initial_weights(spec, meta, seed=0))
+    cfg = TrainConfig(epochs=200, batch_size=16, learning_rate=0.05, early_stopping_patience=3)
+    predict = torch_models.make_predict(model)
+    # When it trains with patience 3
+    history = fit(torch_training.make_train_step(model, cfg, train.x[:1]), predict, train, val, cfg=cfg, seed=0,
+                  snapshot=lambda: torch_models.get_weights(model),
+                  restore=lambda w: torch_models.set_weights(model, w))
+    # Then it stops well before 200 epochs, 3 epochs after the best one, with the best weights back
+    assert history.stopped_early and len(history.epochs) == history.best_epoch + 4
+    best = history.epochs[history.best_epoch][names.VAL_ACCURACY]
+    assert max(e[names.VAL_ACCURACY] for e in history.epochs) == best
+    from crosstrain.evaluation.metrics import accuracy
+
+    assert accuracy(predict(val.x), val.y) == best

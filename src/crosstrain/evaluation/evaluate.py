@@ -90,11 +90,11 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
     test = load_split(prepared, "test")
     classes = meta["classes"]
 
-    backends.training(framework).configure(settings.train.threads, settings.seed)
+    backends.training(framework).configure(settings.train_for(task).threads, settings.seed)
     models = backends.models(framework)
     model = models.load(model_dir)
     predict = models.make_predict(model)
-    logits = predict(test.x)
+    logits = np.concatenate([predict(test.x[i : i + 1024]) for i in range(0, len(test), 1024)])
     pred = np.argmax(logits, axis=1)
     matrix = m.confusion(test.y, pred, len(classes))
     p50, p95 = m.percentiles_ms(batch1_latency(predict, test.x))

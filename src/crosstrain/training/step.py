@@ -33,12 +33,7 @@ def run_params(settings: Settings, task: str, framework: Framework, meta: dict) 
         "seed": settings.seed,
         "model": describe(cfg.model),
         "model_spec": json.dumps(cfg.model.model_dump(), sort_keys=True),
-        "epochs": settings.train.epochs,
-        "batch_size": settings.train.batch_size,
-        "learning_rate": settings.train.learning_rate,
-        "optimizer": settings.train.optimizer,
-        "momentum": settings.train.momentum,
-        "threads": settings.train.threads,
+        **settings.train_for(task).model_dump(),
         "limit": cfg.limit,
         "train_rows": meta["rows"]["train"],
         "data_digest": meta["digest"],
@@ -56,11 +51,12 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
     train_split, val_split = load_split(prepared, "train"), load_split(prepared, "val")
 
     trainer, models = backends.training(framework), backends.models(framework)
-    trainer.configure(settings.train.threads, settings.seed)
+    budget = settings.train_for(task)
+    trainer.configure(budget.threads, settings.seed)
     model = models.build_model(cfg.model, meta)
     # The same numpy-drawn initial weights in both frameworks, not each library's default initialiser.
     models.set_weights(model, initial_weights(cfg.model, meta, settings.seed))
-    step = trainer.make_train_step(model, settings.train, train_split.x[:1])
+    step = trainer.make_train_step(model, budget, train_split.x[:1])
     predict = models.make_predict(model)
 
     tags = {names.TAG_TASK: task, names.TAG_FRAMEWORK: framework, names.TAG_SEED: settings.seed,
@@ -70,13 +66,14 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
         frame = pd.read_parquet(Path(prepared) / "train.parquet")
         service.log_dataset(frame, name=f"{task}-prepared", source=str(Path(prepared).absolute()),
                             digest=meta["digest"])
-        with epoch_progress(f"train {task}/{framework}", settings.train.epochs) as advance:
+        with epoch_progress(f"train {task}/{framework}", budget.epochs) as advance:
             def on_epoch(epoch: int, stats: dict[str, float]) -> None:
                 service.log_metrics(stats, step=epoch)
                 advance(stats)
 
-            history = fit(step, predict, train_split, val_split, epochs=settings.train.epochs,
-                          batch_size=settings.train.batch_size, seed=settings.seed, on_epoch=on_epoch)
+            history = fit(step, predict, train_split, val_split, cfg=budget, seed=settings.seed,
+                          on_epoch=on_epoch, snapshot=lambda: models.get_weights(model),
+                          restore=lambda weights: models.set_weights(model, weights))
         param_count = models.param_count(model)
         service.log_metrics({names.TRAIN_TIME: history.train_time, names.PARAM_COUNT: param_count})
         info = models.log_model(model, train_split.x[:5], backends.pip_requirements(framework))
@@ -88,7 +85,9 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
             "model_uri": info.model_uri,
             names.TRAIN_TIME: history.train_time,
             names.PARAM_COUNT: param_count,
-            "epochs": settings.train.epochs,
+            "epochs": len(history.epochs),
+            "best_epoch": history.best_epoch,
+            "stopped_early": history.stopped_early,
             "data_digest": meta["digest"],
             "final": history.last,
         }

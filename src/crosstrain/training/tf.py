@@ -34,26 +34,52 @@ def configure(threads: int, seed: int) -> None:
 
 
 def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
-    """The configured optimiser with every hyperparameter set explicitly (defaults differ by framework)."""
+    """The configured optimiser with every hyperparameter set explicitly (defaults differ by framework).
+
+    `global_clipnorm` rescales all gradients together when their joint L2 norm exceeds it, as
+    `torch.nn.utils.clip_grad_norm_` does.
+    """
+    clip = {"global_clipnorm": cfg.clip_norm} if cfg.clip_norm else {}
     if cfg.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=cfg.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=ADAM_EPSILON)
-    return keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum)
+        return keras.optimizers.Adam(
+            learning_rate=cfg.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=ADAM_EPSILON, **clip
+        )
+    return keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum, **clip)
 
 
-def make_train_step(model: keras.Model, cfg: TrainConfig, example: np.ndarray):
-    """A compiled `step(x, y) -> loss` doing one optimiser update on a numpy mini-batch."""
-    optimizer = make_optimizer(cfg)
-    optimizer.build(model.trainable_variables)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    # One signature with a free batch dimension: the short last batch must not trigger a retrace.
-    signature = [tf.TensorSpec([None, *example.shape[1:]], tf.float32), tf.TensorSpec([None], tf.int64)]
+class TrainStep:
+    """A compiled `step(x, y) -> loss`: one optimiser update on a numpy mini-batch."""
 
-    @tf.function(input_signature=signature)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply(grads, model.trainable_variables)
-        return loss
+    def __init__(self, model: keras.Model, cfg: TrainConfig, example: np.ndarray) -> None:
+        self.optimizer = make_optimizer(cfg)
+        self.optimizer.build(model.trainable_variables)
+        # Keras' sparse loss has no label smoothing; the dense one smooths exactly as PyTorch does:
+        # targets (1 - s) * one_hot + s / classes.
+        loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing)
+        # One signature with a free batch dimension: the short last batch must not trigger a retrace.
+        signature = [
+            tf.TensorSpec([None, *example.shape[1:]], tf.as_dtype(example.dtype)),
+            tf.TensorSpec([None], tf.int64),
+        ]
 
-    return lambda x, y: step(tf.constant(x), tf.constant(y))
+        @tf.function(input_signature=signature)
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                loss = loss_fn(tf.one_hot(y, tf.shape(logits)[-1]), logits)
+            grads = tape.gradient(loss, model.trainable_variables)
+            self.optimizer.apply(grads, model.trainable_variables)
+            return loss
+
+        self._step = step
+
+    def __call__(self, x: np.ndarray, y: np.ndarray):
+        return self._step(tf.constant(x), tf.constant(y))
+
+    def set_learning_rate(self, lr: float) -> None:
+        self.optimizer.learning_rate.assign(lr)
+
+
+def make_train_step(model: keras.Model, cfg: TrainConfig, example: np.ndarray) -> TrainStep:
+    """The train step for `model`; `example` fixes the input's shape and dtype."""
+    return TrainStep(model, cfg, example)

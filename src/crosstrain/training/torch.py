@@ -25,22 +25,36 @@ def configure(threads: int, seed: int) -> None:
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """The configured optimiser with every hyperparameter set explicitly (defaults differ by framework)."""
+    params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, betas=(0.9, 0.999), eps=ADAM_EPSILON)
-    return torch.optim.SGD(model.parameters(), lr=cfg.learning_rate, momentum=cfg.momentum)
+        return torch.optim.Adam(params, lr=cfg.learning_rate, betas=(0.9, 0.999), eps=ADAM_EPSILON)
+    return torch.optim.SGD(params, lr=cfg.learning_rate, momentum=cfg.momentum)
 
 
-def make_train_step(model: nn.Module, cfg: TrainConfig, example: np.ndarray):
-    """An eager `step(x, y) -> loss` doing one optimiser update on a numpy mini-batch."""
-    optimizer = make_optimizer(model, cfg)
-    loss_fn = nn.CrossEntropyLoss()
+class TrainStep:
+    """An eager `step(x, y) -> loss`: one optimiser update on a numpy mini-batch."""
 
-    def step(x: np.ndarray, y: np.ndarray) -> torch.Tensor:
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(torch.from_numpy(x)), torch.from_numpy(y))
+    def __init__(self, model: nn.Module, cfg: TrainConfig, example: np.ndarray) -> None:
+        self.model = model
+        self.optimizer = make_optimizer(model, cfg)
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.clip_norm = cfg.clip_norm
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> torch.Tensor:
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(torch.from_numpy(x)), torch.from_numpy(y))
         loss.backward()
-        optimizer.step()
+        if self.clip_norm:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
+        self.optimizer.step()
         return loss.detach()
 
-    return step
+    def set_learning_rate(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+
+def make_train_step(model: nn.Module, cfg: TrainConfig, example: np.ndarray) -> TrainStep:
+    """The train step for `model` (`example` is unused: eager PyTorch needs no signature)."""
+    return TrainStep(model, cfg, example)
