@@ -243,6 +243,16 @@ class ImageConfig(Strict):
     scale: Literal["unit", "standardize"] = "unit"
 
 
+class Preprocess(Strict):
+    """Preprocessing per modality; only the part matching the task's data is used.
+
+    One key per task (`tasks.<name>.preprocess`) so the DVC ingest stage can depend on it for every task.
+    """
+
+    text: TextConfig = Field(default_factory=TextConfig)
+    image: ImageConfig = Field(default_factory=ImageConfig)
+
+
 class TaskConfig(Strict):
     """One comparison task: where its data comes from, how it is split, and what model to train."""
 
@@ -251,15 +261,27 @@ class TaskConfig(Strict):
     split: Split = Field(default_factory=Split)
     limit: PositiveInt | None = Field(default=None, description="Max training examples; null = all.")
     model: ModelSpec = Field(default_factory=MLPSpec)
-    text: TextConfig = Field(default_factory=TextConfig)
-    image: ImageConfig = Field(default_factory=ImageConfig)
+    preprocess: Preprocess = Field(
+        default_factory=lambda: Preprocess(), description="Framework-neutral preprocessing, done once in ingest."
+    )
     train: TrainOverride = Field(
         default_factory=lambda: TrainOverride(), description="Per-task changes to the global `train` section."
+    )
+    min_score: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="This task's bar for the champion; `register.min_score` if null."
     )
 
     @property
     def modality(self) -> Literal["table", "image", "text"]:
         return modality(self.source)
+
+    @property
+    def text(self) -> TextConfig:
+        return self.preprocess.text
+
+    @property
+    def image(self) -> ImageConfig:
+        return self.preprocess.image
 
     @model_validator(mode="before")
     @classmethod
@@ -358,6 +380,11 @@ class Settings(Strict):
             if not TASK_NAME.match(name):
                 raise ValueError(f"task name {name!r} must match {TASK_NAME.pattern} (it is used in paths)")
         return tasks
+
+    def min_score_for(self, name: str) -> float:
+        """The score task `name`'s champion must reach."""
+        own = self.task(name).min_score
+        return self.registry.min_score if own is None else own
 
     def train_for(self, name: str) -> TrainConfig:
         """The global `train` section with task `name`'s overrides applied."""

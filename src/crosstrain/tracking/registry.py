@@ -215,7 +215,7 @@ def register(
     from mlflow.exceptions import MlflowException
 
     candidates = read_candidates(task, settings, model_dirs, metric_files)
-    metric, min_score = settings.registry.metric, settings.registry.min_score
+    metric, min_score = settings.registry.metric, settings.min_score_for(task)
     name = registered_model_name(task)
     champion = pick_champion(candidates, min_score)
 
