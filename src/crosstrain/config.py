@@ -231,7 +231,7 @@ MODELS_FOR = {"table": ("softmax", "mlp"), "image": ("cnn",), "text": ("bilstm",
 class TextConfig(Strict):
     """Framework-neutral text preprocessing, fitted on the train split only."""
 
-    vocab_size: PositiveInt = Field(default=10_000, description="Most frequent tokens kept, plus <pad> and <unk>.")
+    vocab_size: int = Field(default=10_000, ge=3, description="Most frequent tokens kept, plus <pad> and <unk>.")
     min_freq: PositiveInt = Field(default=2, description="Tokens seen fewer times in train map to <unk>.")
     seq_len: PositiveInt = Field(default=128, description="Sequences are padded or truncated to this length.")
     lowercase: bool = True

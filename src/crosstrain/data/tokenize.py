@@ -27,15 +27,17 @@ import numpy as np
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]")
+# Review exports (Amazon, IMDB) keep HTML line breaks; as tokens they would be among the most frequent.
+HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 RULE = (
-    r"NFC, optional lowercase, tokens = \w+|[^\w\s]; vocab from train: 0 <pad>, 1 <unk>, "
+    r"NFC, <br /> -> space, optional lowercase, tokens = \w+|[^\w\s]; vocab from train: 0 <pad>, 1 <unk>, "
     "count >= min_freq by count desc (ties alphabetical), capped at vocab_size; truncate and pad at the end"
 )
 
 
 def tokenize(text: str, lowercase: bool = True) -> list[str]:
     """Split one text into tokens by the module's rule."""
-    text = unicodedata.normalize("NFC", text)
+    text = HTML_BREAK.sub(" ", unicodedata.normalize("NFC", text))
     if lowercase:
         text = text.lower()
     return TOKEN_PATTERN.findall(text)
