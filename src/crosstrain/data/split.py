@@ -31,7 +31,17 @@ def check_classes(labels, *, where: str = "label column", minimum: int = 3) -> N
 
 def split_indices(labels, split: Split, seed: int, *, has_test: bool = False) -> dict[str, np.ndarray]:
     """Row positions of train/val/test (or of train/val only when the source ships its test split)."""
-    labels = np.asarray(labels)
+    try:
+        return _split_indices(np.asarray(labels), split, seed, has_test)
+    except ValueError as err:
+        # sklearn refuses a stratified split smaller than the number of classes; say what to change.
+        raise SourceError(
+            f"cannot split {len(labels)} examples of {len(set(np.asarray(labels).tolist()))} classes with "
+            f"fractions train {split.train}, val {split.val}, test {split.test}: {err}"
+        ) from None
+
+
+def _split_indices(labels: np.ndarray, split: Split, seed: int, has_test: bool) -> dict[str, np.ndarray]:
     positions = np.arange(len(labels))
     if has_test:
         check_classes(labels, minimum=2)
