@@ -1,12 +1,13 @@
 """The PyTorch side of every model: build, weights in and out, predict, save, load.
 
-Mirrors `crosstrain.models.tf` name for name. (A module named `torch.py` is safe under absolute
-imports; never run it as a script.)
+Mirrors `crosstrain.models.tf` name for name; the modules themselves live in `torch_layers.py`.
+(A module named `torch.py` is safe under absolute imports; never run it as a script.)
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,71 +15,123 @@ import torch
 from torch import nn
 
 from crosstrain.config import ModelSpec
-from crosstrain.models.spec import Weights, dense_layers
+from crosstrain.models.spec import Weights, check
+from crosstrain.models.torch_layers import (  # noqa: F401  (MLP, Standardize, ACTIVATIONS: public here before)
+    ACTIVATIONS,
+    CNN,
+    MLP,
+    BiLSTM,
+    PositionEmbedding,
+    Standardize,
+    Transformer,
+)
 
 MODEL_FILE = "model.pt"
 ARCH_FILE = "arch.json"
 
-
-class Standardize(nn.Module):
-    """Fixed (x - mean) / std with train-split statistics, like Keras' Normalization layer."""
-
-    def __init__(self, mean, std) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32))
-        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
-
-class MLP(nn.Module):
-    """Fixed standardisation, then the dense stack, ending in logits; layers named as in Keras."""
-
-    def __init__(self, spec: ModelSpec, meta: dict) -> None:
-        super().__init__()
-        self.standardize = Standardize(meta["feature_mean"], meta["feature_std"])
-        self.dense = nn.ModuleDict()
-        self.activations = []
-        for i, layer in enumerate(dense_layers(spec, len(meta["features"]), len(meta["classes"]))):
-            self.dense[f"dense_{i}"] = nn.Linear(layer.inputs, layer.outputs)
-            self.activations.append(layer.activation)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.standardize(x)
-        for linear, activation in zip(self.dense.values(), self.activations, strict=True):
-            x = linear(x)
-            if activation:
-                x = ACTIVATIONS[activation](x)
-        return x
-
-
-ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "softmax": MLP,
+    "mlp": MLP,
+    "cnn": CNN,
+    "bilstm": BiLSTM,
+    "transformer": Transformer,
+}
 
 
 def build_model(spec: ModelSpec, meta: dict) -> nn.Module:
     """The PyTorch model of `spec` for the prepared data `meta` describes, ending in logits."""
-    model = MLP(spec, meta)
+    check(spec, meta)
+    model = ARCHITECTURES[spec.kind](spec, meta)
     # Remember how to rebuild it: the native state_dict holds weights, not architecture.
     model.crosstrain_arch = {"spec": spec.model_dump(), "meta": meta}
     return model
 
 
+# --- weights in the neutral (Keras) layout -------------------------------------------------------
+
+Convert = Callable[[np.ndarray], np.ndarray]
+
+
+def _same(a: np.ndarray) -> np.ndarray:
+    return a
+
+
+def _transpose(a: np.ndarray) -> np.ndarray:
+    return a.T
+
+
+def _slots(model: nn.Module) -> Iterator[tuple[str, torch.Tensor, Convert, Convert]]:
+    """(neutral name, torch tensor, neutral → torch, torch → neutral) for every neutral weight."""
+    for name, module in model.layers.items():
+        if isinstance(module, nn.Linear):
+            yield f"{name}/kernel", module.weight, _transpose, _transpose  # (in, out) ↔ (out, in)
+            yield f"{name}/bias", module.bias, _same, _same
+        elif isinstance(module, nn.Conv2d):
+            # (kh, kw, in, out) ↔ (out, in, kh, kw)
+            yield (
+                f"{name}/kernel",
+                module.weight,
+                lambda a: a.transpose(3, 2, 0, 1),
+                lambda a: a.transpose(2, 3, 1, 0),
+            )
+            yield f"{name}/bias", module.bias, _same, _same
+        elif isinstance(module, nn.BatchNorm2d):
+            yield f"{name}/gamma", module.weight, _same, _same
+            yield f"{name}/beta", module.bias, _same, _same
+            yield f"{name}/moving_mean", module.running_mean, _same, _same
+            yield f"{name}/moving_variance", module.running_var, _same, _same
+        elif isinstance(module, nn.LayerNorm):
+            yield f"{name}/gamma", module.weight, _same, _same
+            yield f"{name}/beta", module.bias, _same, _same
+        elif isinstance(module, nn.Embedding):
+            yield f"{name}/embeddings", module.weight, _same, _same
+        elif isinstance(module, nn.LSTM):
+            # Gate order i, f, g, o is Keras' i, f, c, o: kernels only transpose. The one Keras bias goes
+            # into bias_ih; bias_hh stays frozen at zero (see torch_layers.BiLSTM): not a neutral weight.
+            for direction, suffix in (("forward_lstm", "l0"), ("backward_lstm", "l0_reverse")):
+                yield f"{direction}/kernel", getattr(module, f"weight_ih_{suffix}"), _transpose, _transpose
+                yield (
+                    f"{direction}/recurrent_kernel",
+                    getattr(module, f"weight_hh_{suffix}"),
+                    _transpose,
+                    _transpose,
+                )
+                yield f"{direction}/bias", getattr(module, f"bias_ih_{suffix}"), _same, _same
+        elif isinstance(module, PositionEmbedding):
+            yield f"{name}/embeddings", module.embeddings, _same, _same
+
+
 def set_weights(model: nn.Module, weights: Weights) -> None:
-    """Load neutral weights: Keras-layout dense kernels (in, out) become torch's (out, in)."""
+    """Load neutral weights, converting Keras layouts to torch's; missing or extra arrays are errors."""
+    slots = list(_slots(model))
+    names = {slot[0] for slot in slots}
+    if names != weights.keys():
+        raise KeyError(
+            f"weights do not fit the model: missing {sorted(names - weights.keys())}, "
+            f"unexpected {sorted(weights.keys() - names)}"
+        )
     with torch.no_grad():
-        for name, linear in model.dense.items():
-            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(weights[f"{name}/kernel"].T)))
-            linear.bias.copy_(torch.from_numpy(weights[f"{name}/bias"]))
+        for name, tensor, to_torch, _ in slots:
+            value = torch.from_numpy(
+                np.ascontiguousarray(to_torch(np.asarray(weights[name], dtype=np.float32)))
+            )
+            if value.shape != tensor.shape:
+                raise ValueError(
+                    f"{name}: model has shape {tuple(tensor.shape)}, weights {tuple(value.shape)}"
+                )
+            tensor.copy_(value)
+        for module in model.layers.values():
+            if isinstance(module, nn.LSTM):
+                for suffix in ("l0", "l0_reverse"):
+                    getattr(module, f"bias_hh_{suffix}").zero_()
 
 
 def get_weights(model: nn.Module) -> Weights:
-    """The trainable weights as neutral "<layer>/<param>" arrays in the Keras layout."""
-    weights: Weights = {}
-    for name, linear in model.dense.items():
-        weights[f"{name}/kernel"] = linear.weight.detach().numpy().T.copy()
-        weights[f"{name}/bias"] = linear.bias.detach().numpy().copy()
-    return weights
+    """The weights as neutral "<layer>/<param>" arrays in the Keras layout."""
+    return {
+        name: np.ascontiguousarray(to_neutral(tensor.detach().cpu().numpy())).copy()
+        for name, tensor, _, to_neutral in _slots(model)
+    }
 
 
 def param_count(model: nn.Module) -> int:
@@ -86,20 +139,24 @@ def param_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+# --- inference, saving, logging ------------------------------------------------------------------
+
+
 def make_predict(model: nn.Module):
     """An inference function `x (numpy) -> logits (numpy)`: PyTorch's serving path is eager."""
     model.eval()
+    dtype = model.input_dtype
 
     def predict(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return model(torch.from_numpy(x)).numpy()
+            return model(torch.from_numpy(np.ascontiguousarray(x, dtype=dtype))).numpy()
 
     return predict
 
 
 def predict_logits(model: nn.Module, x: np.ndarray) -> np.ndarray:
-    """Logits for a batch of features, in inference mode."""
-    return make_predict(model)(np.ascontiguousarray(x, dtype=np.float32))
+    """Logits for a batch of inputs (float32 features/pixels, int64 token ids), in inference mode."""
+    return make_predict(model)(x)
 
 
 def save(model: nn.Module, directory: Path) -> Path:
