@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # dvc.yaml runs `crosstrain ...`: make the venv's commands the ones found.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv run repro test test-fast ui bench lint clean
+.PHONY: help venv run repro test test-fast ui bench bench-accuracy lint clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,8 +36,11 @@ test-fast: venv ## Run the tests that train nothing end to end
 ui: venv ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
-bench: venv ## Print speed/accuracy figures for both frameworks (see bench/README.md)
+bench: venv ## Print training speed and latency of both frameworks (see bench/README.md)
 	$(BIN)/python bench/train_speed.py
+
+bench-accuracy: venv ## Train the default models at full size in both frameworks; print test accuracy
+	$(BIN)/python bench/accuracy.py
 
 lint: venv ## Ruff
 	$(BIN)/ruff check src tests bench

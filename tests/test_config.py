@@ -359,7 +359,7 @@ def test_json_schema_has_every_section() -> None:
     # when
     schema = Settings.model_json_schema()
     # then: keys as written in params.yaml (`register`, not the attribute name `registry`)
-    assert set(schema["properties"]) == {"seed", "frameworks", "tasks", "train", "register", "mlflow"}
+    assert set(schema["properties"]) == {"seed", "frameworks", "tasks", "train", "register", "mlflow", "cluster"}
     assert schema["additionalProperties"] is False
     defs = schema["$defs"]
     assert {"TaskConfig", "TrainConfig", "Split", "TableSource", "SklearnSource"} <= set(defs)

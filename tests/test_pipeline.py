@@ -1,7 +1,8 @@
 """End to end: `dvc repro` of the real pipeline in a temporary git + DVC copy of this repository.
 
-Real DVC, real Great Expectations, real TensorFlow and PyTorch, a real sqlite MLflow store: only the
-budget is small (a 40-example training split, two epochs).
+Real DVC, real Great Expectations, real TensorFlow and PyTorch, a real sqlite MLflow store, the real
+embedded data of every task: only the budget is small (a few hundred training examples, one or two
+epochs, short text sequences, a narrow CNN).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from crosstrain import names
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
+TASKS = ("iris", "images", "text")
 
 
 def run(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -44,7 +46,15 @@ def project(repo_root, tmp_path_factory) -> Path:
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["tasks"]["iris"]["limit"] = 40
     params["train"]["epochs"] = 2
-    params["register"]["min_score"] = 0.0  # two epochs on 40 rows: crown whichever is better
+    small = {"images": {"limit": 300, "model": {"kind": "cnn", "widths": [8], "dense": None},
+                        "train": {"epochs": 1, "batch_size": 64}},
+             "text": {"limit": 300, "preprocess": {"text": {"vocab_size": 2000, "seq_len": 32}},
+                      "model": {"kind": "bilstm", "embedding_dim": 16, "units": 8},
+                      "train": {"epochs": 1, "batch_size": 64}}}
+    for task, changes in small.items():
+        params["tasks"][task].update(changes)
+    for task in params["tasks"].values():
+        task["min_score"] = 0.0  # a tiny budget: crown whichever framework is better
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for path in ("dvc.lock",):
         (dest / path).unlink(missing_ok=True)
@@ -62,14 +72,17 @@ def repro(project) -> subprocess.CompletedProcess:
 def test_repro_writes_both_frameworks_metrics(project, repro):
     # Given the small pipeline was reproduced once
     # Then every stage ran and each framework has test metrics from the same test split
-    for stage in ("ingest@iris", "validate@iris", "train@iris-tensorflow", "train@iris-pytorch",
-                  "evaluate@iris-tensorflow", "evaluate@iris-pytorch", "register@iris"):
-        assert f"Running stage '{stage}'" in repro.stdout
-    metrics = {fw: json.loads((project / "metrics" / "iris" / f"{fw}.json").read_text())
-               for fw in ("tensorflow", "pytorch")}
-    assert metrics["tensorflow"]["test_rows"] == metrics["pytorch"]["test_rows"] == 23
-    for values in metrics.values():
-        assert 0.0 <= values[names.TEST_ACCURACY] <= 1.0
+    for task in TASKS:
+        for stage in ("ingest", "validate", "register"):
+            assert f"Running stage '{stage}@{task}'" in repro.stdout
+        for stage in ("train", "evaluate"):
+            for fw in ("tensorflow", "pytorch"):
+                assert f"Running stage '{stage}@{task}-{fw}'" in repro.stdout
+        metrics = {fw: json.loads((project / "metrics" / task / f"{fw}.json").read_text())
+                   for fw in ("tensorflow", "pytorch")}
+        assert metrics["tensorflow"]["test_rows"] == metrics["pytorch"]["test_rows"] > 0
+        for values in metrics.values():
+            assert 0.0 <= values[names.TEST_ACCURACY] <= 1.0
     shown = run([str(BIN / "dvc"), "metrics", "show", "--json"], project).stdout
     assert "metrics/iris/tensorflow.json" in shown and "metrics/iris/pytorch.json" in shown
 
@@ -89,18 +102,21 @@ def test_runs_and_registry_land_in_the_embedded_store(project, repro):
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("crosstrain")
     runs = client.search_runs([experiment.experiment_id])
-    assert sorted(r.data.tags[names.TAG_FRAMEWORK] for r in runs) == ["pytorch", "tensorflow"]
+    assert sorted((r.data.tags[names.TAG_TASK], r.data.tags[names.TAG_FRAMEWORK]) for r in runs) == sorted(
+        (task, fw) for task in TASKS for fw in ("tensorflow", "pytorch"))
     assert all(names.TEST_ACCURACY in r.data.metrics for r in runs)
-    model = client.get_registered_model(names.registered_model_name("iris"))
-    assert {"tensorflow", "pytorch", names.CHAMPION_ALIAS} <= set(model.aliases)
+    for task in TASKS:
+        model = client.get_registered_model(names.registered_model_name(task))
+        assert {"tensorflow", "pytorch", names.CHAMPION_ALIAS} <= set(model.aliases)
     assert (project / "mlartifacts").is_dir()
 
 
 def test_exp_run_with_a_param_override_reruns_only_training(project, repro):
-    # When an experiment changes the training budget, as `dvc exp run -S` users do
-    out = run([str(BIN / "dvc"), "exp", "run", "-S", "train.epochs=1"], project).stdout
-    # Then training and what follows re-run, and the data stages are reused
+    # When an experiment changes one task's training budget, as `dvc exp run -S` users do
+    out = run([str(BIN / "dvc"), "exp", "run", "-S", "tasks.iris.train.epochs=1"], project).stdout
+    # Then that task's training and what follows re-run, the data stages and other tasks are reused
     assert "Running stage 'train@iris-pytorch'" in out
     assert "Running stage 'ingest@iris'" not in out and "Running stage 'validate@iris'" not in out
+    assert "Running stage 'train@images-pytorch'" not in out
     history = json.loads((project / "models" / "iris" / "pytorch" / names.HISTORY_FILE).read_text())
     assert len(history) == 1

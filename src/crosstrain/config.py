@@ -184,8 +184,10 @@ class CNNSpec(Strict):
     dense: PositiveInt | None = 64
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
     batch_norm: bool = True
+    # 0.9 (PyTorch's default, in Keras' sense) rather than Keras' 0.99: with a few hundred steps,
+    # 0.99 leaves the moving variance mostly at its initial 1 and inference-mode accuracy collapses.
     bn_momentum: float = Field(
-        default=0.99, gt=0.0, lt=1.0,
+        default=0.9, gt=0.0, lt=1.0,
         description="Keras' sense (moving = m·moving + (1-m)·batch); PyTorch gets 1 - m.",
     )
     bn_epsilon: float = Field(default=1e-3, gt=0.0)
@@ -288,8 +290,12 @@ class TaskConfig(Strict):
     def _default_model(cls, data: Any) -> Any:
         # Without a `model`, a task gets the default architecture of its data's modality.
         if isinstance(data, dict) and "model" not in data and isinstance(data.get("source"), dict):
-            source = TypeAdapter(Source).validate_python(data["source"])
-            data = {**data, "model": {"kind": MODELS_FOR[modality(source)][-1 if modality(source) == "table" else 0]}}
+            try:
+                source = TypeAdapter(Source).validate_python(data["source"])
+            except ValidationError:
+                return data  # the `source` field's own validation reports it, at its own path
+            kind = modality(source)
+            data = {**data, "model": {"kind": MODELS_FOR[kind][-1 if kind == "table" else 0]}}
         return data
 
     @model_validator(mode="after")

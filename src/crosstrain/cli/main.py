@@ -18,7 +18,7 @@ import click
 import typer
 
 from crosstrain import __version__
-from crosstrain.cli import info, steps
+from crosstrain.cli import info, pipeline, steps
 from crosstrain.errors import CrosstrainError
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app = typer.Typer(
 app.registered_commands += steps.app.registered_commands
 app.command()(info.summary)
 app.command()(info.schema)
+app.add_typer(pipeline.app, name="pipeline")
 
 
 def _version(value: bool) -> None:

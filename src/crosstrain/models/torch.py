@@ -143,11 +143,16 @@ def param_count(model: nn.Module) -> int:
 
 
 def make_predict(model: nn.Module):
-    """An inference function `x (numpy) -> logits (numpy)`: PyTorch's serving path is eager."""
-    model.eval()
+    """An inference function `x (numpy) -> logits (numpy)`: PyTorch's serving path is eager.
+
+    Switches to eval mode on every call: the train step switches back to train mode, and a
+    validation pass in train mode would use batch statistics and dropout (Keras' predict passes
+    training=False every time, so this keeps the two frameworks' validation curves comparable).
+    """
     dtype = model.input_dtype
 
     def predict(x: np.ndarray) -> np.ndarray:
+        model.eval()
         with torch.inference_mode():
             return model(torch.from_numpy(np.ascontiguousarray(x, dtype=dtype))).numpy()
 

@@ -155,18 +155,24 @@ def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
 
 
-def log_dataset(frame, *, name: str, source: str, digest: str, context: str = "training") -> None:
+def log_dataset(data, *, name: str, source: str, digest: str, context: str = "training") -> None:
     """Record the prepared data as the run's dataset input, with crosstrain's content digest.
 
+    `data` is a DataFrame with a `label` column (tables, texts) or an (x, y) pair of arrays (images).
     MLflow keeps dataset digests short (36 characters), so the full sha256 also goes in a tag.
     """
     import mlflow
+    import pandas as pd
 
     with warnings.catch_warnings():
         # MLflow 3.17 registers its local-file dataset source twice and warns about the ambiguity, and
         # hints that integer columns cannot hold NaN: neither applies to prepared, validated data.
         warnings.simplefilter("ignore", UserWarning)
-        dataset = mlflow.data.from_pandas(frame, source=source, targets="label", name=name, digest=digest[:32])
+        if isinstance(data, pd.DataFrame):
+            dataset = mlflow.data.from_pandas(data, source=source, targets="label", name=name, digest=digest[:32])
+        else:
+            x, y = data
+            dataset = mlflow.data.from_numpy(x, source=source, targets=y, name=name, digest=digest[:32])
         mlflow.log_input(dataset, context=context)
 
 

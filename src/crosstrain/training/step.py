@@ -63,8 +63,9 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
             names.TAG_MODEL: describe(cfg.model), names.TAG_DATA_DIGEST: meta["digest"]}
     with service.start_run(settings.mlflow, run_name=f"{task}-{framework}-s{settings.seed}", tags=tags,
                            params=run_params(settings, task, framework, meta)) as run_id:
-        frame = pd.read_parquet(Path(prepared) / "train.parquet")
-        service.log_dataset(frame, name=f"{task}-prepared", source=str(Path(prepared).absolute()),
+        table = Path(prepared) / "train.parquet"
+        data = pd.read_parquet(table) if table.exists() else (train_split.x, train_split.y)
+        service.log_dataset(data, name=f"{task}-prepared", source=str(Path(prepared).absolute()),
                             digest=meta["digest"])
         with epoch_progress(f"train {task}/{framework}", budget.epochs) as advance:
             def on_epoch(epoch: int, stats: dict[str, float]) -> None:

@@ -1,0 +1,16 @@
+"""Kubeflow Pipelines components, one folder per step; each wraps one `crosstrain.kfp_support.steps` function.
+
+    from components import ingest, validate, train, evaluate, register   # kfp components
+
+Component bodies import crosstrain inside the function: a lightweight component ships only its own
+source, and the crosstrain image (its `base_image`) provides the package.
+"""
+
+from components.configure.component import configure
+from components.evaluate.component import evaluate
+from components.ingest.component import ingest
+from components.register.component import register
+from components.train.component import train
+from components.validate.component import validate
+
+__all__ = ["configure", "ingest", "validate", "train", "evaluate", "register"]

@@ -1,0 +1,1 @@
+"""The `configure` component (see component.py and README.md)."""

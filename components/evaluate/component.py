@@ -1,0 +1,38 @@
+"""evaluate: test metrics, confusion matrix and curves of one trained model (crosstrain.evaluation)."""
+
+from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
+
+from components.images import BASE_IMAGE
+from kfp import dsl
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def evaluate(
+    params: str,
+    task: str,
+    framework: str,
+    prepared: Input[Dataset],
+    model: Input[Model],
+    metrics: Output[Metrics],
+    confusion: Output[ClassificationMetrics],
+    plots: Output[Artifact],
+):
+    """Score `model` on the test split (on CPU, so latencies compare) and add the metrics to its MLflow run.
+
+    Args:
+        params: Validated params YAML.
+        task: A key of `tasks` in params.
+        framework: The framework `model` was trained in.
+        prepared: The ingest step's output directory.
+        model: The train step's output directory.
+        metrics: The metrics JSON (register reads it); the numbers also as KFP metrics.
+        confusion: The test confusion matrix.
+        plots: history.csv, predictions.csv, confusion.json and confusion.png.
+    """
+    from crosstrain.kfp_support import steps
+
+    result = steps.evaluate(params, task, framework, prepared.path, model.path, metrics.path, plots.path)
+    for name, value in result.items():
+        if isinstance(value, float):
+            metrics.log_metric(name, value)
+    confusion.log_confusion_matrix(result["confusion"]["classes"], result["confusion"]["matrix"])

@@ -1,0 +1,1 @@
+"""The `train` component (see component.py and README.md)."""

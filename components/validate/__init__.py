@@ -1,0 +1,1 @@
+"""The `validate` component (see component.py and README.md)."""

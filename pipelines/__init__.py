@@ -1,0 +1,1 @@
+"""Kubeflow pipelines built from components/; `crosstrain pipeline compile|run|submit` drives them."""

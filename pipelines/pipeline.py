@@ -1,0 +1,174 @@
+"""The Kubeflow pipeline `crosstrain-comparison`: the `dvc repro` steps, as KFP components.
+
+    crosstrain pipeline compile                     # -> pipelines/compiled/crosstrain-comparison.yaml
+    crosstrain pipeline run --local --set train.epochs=1
+    crosstrain pipeline submit --host http://localhost:8080 --wait
+
+for each task (dsl.ParallelFor):
+    configure ─► ingest ─► validate ─► train per framework ─► evaluate ─► register
+
+The DAG is built from validated params: `frameworks` decide the branches per task (each framework
+trains in its own image, with its own pod settings), and `cluster` the placement of each step.
+The run-time parameters are the params text, the tasks to run, seed, epochs and the MLflow server.
+"""
+
+# No `from __future__ import annotations`: kfp reads the pipeline parameters' annotations as types.
+from pathlib import Path
+from typing import Any
+
+import components as c
+
+from crosstrain.cluster_config import ClusterConfig, Resources
+from crosstrain.config import Framework, Settings
+from crosstrain.kfp_support.steps import dump
+from kfp import compiler, dsl, kubernetes
+
+NAME = "crosstrain-comparison"
+COMPILED = Path(__file__).parent / "compiled" / f"{NAME}.yaml"
+SHM_VOLUME = "dshm"
+
+
+def _size(task: dsl.PipelineTask, resources: Resources) -> dsl.PipelineTask:
+    return (
+        task.set_cpu_request(resources.cpu_request)
+        .set_cpu_limit(resources.cpu_limit)
+        .set_memory_request(resources.memory_request)
+        .set_memory_limit(resources.memory_limit)
+    )
+
+
+def _cpu_step(task: dsl.PipelineTask, cluster: ClusterConfig) -> dsl.PipelineTask:
+    """A CPU-only step in crosstrain-base: sized, never given an accelerator."""
+    return _size(task.set_container_image(cluster.images.image("base")), cluster.resources.cpu_steps)
+
+
+def _with_secrets(task: dsl.PipelineTask, cluster: ClusterConfig) -> dsl.PipelineTask:
+    """MLflow and object-store credentials from Kubernetes Secrets, and where the object store is."""
+    secrets = cluster.secrets
+    if secrets.mlflow:
+        kubernetes.use_secret_as_env(
+            task,
+            secrets.mlflow,
+            {"username": "MLFLOW_TRACKING_USERNAME", "password": "MLFLOW_TRACKING_PASSWORD"},
+            optional=secrets.optional,
+        )
+    if secrets.object_store:
+        kubernetes.use_secret_as_env(
+            task,
+            secrets.object_store,
+            {"access_key": "AWS_ACCESS_KEY_ID", "secret_key": "AWS_SECRET_ACCESS_KEY"},
+            optional=secrets.optional,
+        )
+    if cluster.s3_endpoint_url:
+        task.set_env_variable("MLFLOW_S3_ENDPOINT_URL", cluster.s3_endpoint_url)
+    return task
+
+
+def _train_step(task: dsl.PipelineTask, framework: Framework, cluster: ClusterConfig) -> dsl.PipelineTask:
+    """A training step: its framework's image, GPU node pool, sizes, retries; PyTorch gets /dev/shm."""
+    task.set_container_image(cluster.images.image(framework.value))
+    _size(task, cluster.resources.train)
+    gpu = cluster.gpu
+    if gpu.count:
+        task.set_accelerator_type(gpu.accelerator).set_accelerator_limit(gpu.count)
+        for key, value in gpu.node_selector.items():
+            kubernetes.add_node_selector(task, key, value)
+        for tol in gpu.tolerations:
+            kubernetes.add_toleration(
+                task, key=tol.key, operator=tol.operator, value=tol.value, effect=tol.effect
+            )
+    if framework is Framework.PYTORCH:
+        kubernetes.empty_dir_mount(
+            task, SHM_VOLUME, "/dev/shm", medium="Memory", size_limit=cluster.resources.shm_size
+        )
+    if cluster.retries:
+        task.set_retry(cluster.retries, backoff_duration="30s", backoff_factor=2.0)
+    return _with_secrets(task, cluster)
+
+
+def enabled_tasks(settings: Settings) -> list[str]:
+    """The tasks a run covers by default: those with `enabled: true`, in params order."""
+    return [name for name, cfg in settings.tasks.items() if cfg.enabled]
+
+
+def build(settings: Settings):
+    """The pipeline function for `settings`: its DAG, placement and parameter defaults come from them."""
+    cluster, frameworks = settings.cluster, list(settings.frameworks)
+
+    @dsl.pipeline(name=NAME, description="Train the same model in TensorFlow and PyTorch and compare them.")
+    def crosstrain_comparison(
+        params: str = dump(settings),
+        tasks: list = enabled_tasks(settings),  # noqa: B008 (evaluated once per build, on purpose)
+        seed: int = settings.seed,
+        epochs: int = settings.train.epochs,
+        mlflow_tracking_uri: str = cluster.mlflow_tracking_uri,
+        mlflow_experiment: str = settings.mlflow.experiment,
+    ):
+        with dsl.ParallelFor(tasks, name="tasks") as task:
+            # configure runs per task, inside the loop: kfp.local (2.17) hands a loop's tasks the
+            # loop item in place of any outer task's output parameter.
+            config = _cpu_step(
+                c.configure(
+                    params=params,
+                    seed=seed,
+                    epochs=epochs,
+                    mlflow_tracking_uri=mlflow_tracking_uri,
+                    mlflow_experiment=mlflow_experiment,
+                ),
+                cluster,
+            )
+            ingest = _cpu_step(c.ingest(params=config.output, task=task), cluster)
+            validate = _cpu_step(c.validate(prepared=ingest.outputs["prepared"]), cluster)
+            outputs: dict[str, Any] = {}
+            for framework in frameworks:
+                train = c.train(
+                    params=config.output,
+                    task=task,
+                    framework=framework.value,
+                    prepared=ingest.outputs["prepared"],
+                )
+                # Training waits for validation: a failed suite stops this task's branch here.
+                train.after(validate).set_display_name(f"train-{framework.value}").set_caching_options(False)
+                _train_step(train, framework, cluster)
+                evaluate = c.evaluate(
+                    params=config.output,
+                    task=task,
+                    framework=framework.value,
+                    prepared=ingest.outputs["prepared"],
+                    model=train.outputs["model"],
+                )
+                evaluate.set_display_name(f"evaluate-{framework.value}").set_caching_options(False)
+                _with_secrets(_cpu_step(evaluate, cluster), cluster)
+                outputs[f"{framework.value}_model"] = train.outputs["model"]
+                outputs[f"{framework.value}_metrics"] = evaluate.outputs["metrics"]
+            register = c.register(params=config.output, task=task, **outputs).set_caching_options(False)
+            _with_secrets(_cpu_step(register, cluster), cluster)
+
+    return crosstrain_comparison
+
+
+def arguments(
+    settings: Settings, tasks: list[str] | None = None, mlflow_tracking_uri: str | None = None
+) -> dict:
+    """Run-time arguments for `settings` (and optionally a subset of tasks / another MLflow URI)."""
+    chosen = enabled_tasks(settings) if tasks is None else tasks
+    for name in chosen:
+        settings.task(name)  # ConfigError listing the known tasks
+    return {
+        "params": dump(settings),
+        "tasks": chosen,
+        "seed": settings.seed,
+        "epochs": settings.train.epochs,
+        "mlflow_tracking_uri": settings.cluster.mlflow_tracking_uri
+        if mlflow_tracking_uri is None
+        else mlflow_tracking_uri,
+        "mlflow_experiment": settings.mlflow.experiment,
+    }
+
+
+def compile_to(settings: Settings, path: Path | str = COMPILED) -> Path:
+    """Compile the pipeline for `settings` into `path` (YAML) and return it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(build(settings), str(path))
+    return path

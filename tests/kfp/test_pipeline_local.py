@@ -1,0 +1,87 @@
+"""`crosstrain pipeline run --local`: the whole DAG under kfp.local, here, on a temporary MLflow store.
+
+kfp.local's SubprocessRunner runs every component as the cluster would (a subprocess executing the
+component's own source), only without images, GPUs or Kubernetes placement.
+
+.venv/bin/python -m pytest tests/kfp/test_pipeline_local.py -q        # about a minute on 2 CPU cores
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from sklearn.datasets import load_iris
+
+from crosstrain import names
+from crosstrain.errors import ConfigError, DataValidationError
+
+
+@pytest.mark.slow
+def test_local_run_leaves_an_mlflow_run_for_every_task_and_framework(
+    cli, small_params, mlflow_store, tmp_path, monkeypatch, capsys
+):
+    # Given small params (iris, 40 rows, one epoch), a temp working dir and an empty sqlite store
+    monkeypatch.chdir(tmp_path)
+    # When the whole pipeline runs under kfp.local
+    code = cli(
+        [
+            "pipeline",
+            "run",
+            "--local",
+            "--params",
+            str(small_params),
+            "--pipeline-root",
+            str(tmp_path / "root"),
+        ]
+    )
+    # Then every step succeeded
+    assert code == 0, capsys.readouterr().err[-3000:]
+    assert "all steps succeeded for iris" in capsys.readouterr().out
+    # And the store holds one evaluated run per framework and the registered model with its champion
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_store)
+    runs = client.search_runs([client.get_experiment_by_name("crosstrain").experiment_id])
+    assert sorted((r.data.tags[names.TAG_TASK], r.data.tags[names.TAG_FRAMEWORK]) for r in runs) == [
+        ("iris", "pytorch"),
+        ("iris", "tensorflow"),
+    ]
+    assert all(names.TEST_ACCURACY in r.data.metrics for r in runs)
+    model = client.get_registered_model(names.registered_model_name("iris"))
+    assert {"tensorflow", "pytorch", names.CHAMPION_ALIAS} <= set(model.aliases)
+
+
+def test_local_run_stops_at_a_failed_validation_with_its_summary(
+    cli, tmp_path, mlflow_store, monkeypatch, capsys
+):
+    # Given a table source whose feature column has missing values
+    monkeypatch.chdir(tmp_path)
+    iris = load_iris(as_frame=True).frame
+    iris.loc[::5, "sepal length (cm)"] = np.nan
+    iris.to_csv(tmp_path / "iris.csv", index=False)
+    params = {
+        "frameworks": ["pytorch"],
+        "train": {"epochs": 1},
+        "tasks": {
+            "holey": {
+                "source": {"kind": "table", "path": str(tmp_path / "iris.csv"), "label_column": "target"}
+            }
+        },
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    # When the pipeline runs locally
+    code = cli(["pipeline", "run", "--local", "--pipeline-root", str(tmp_path / "root")])
+    # Then it stops at validate with the failed expectations, and trains nothing
+    err = capsys.readouterr().err
+    assert code == DataValidationError.exit_code
+    assert "stopped: validation failed" in err and "sepal length (cm)" in err
+    assert not list((tmp_path / "root").glob("*/*/train*"))
+
+
+def test_local_run_rejects_an_unknown_task(cli, small_params, capsys):
+    assert (
+        cli(["pipeline", "run", "--local", "--params", str(small_params), "--task", "nope"])
+        == ConfigError.exit_code
+    )
+    assert "unknown task 'nope': params define iris" in capsys.readouterr().err
