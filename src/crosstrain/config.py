@@ -179,7 +179,7 @@ class CNNSpec(Strict):
     then global average pooling, dropout, an optional dense layer, and the class logits."""
 
     kind: Literal["cnn"] = "cnn"
-    widths: list[PositiveInt] = Field(default_factory=lambda: [32, 64])
+    widths: list[PositiveInt] = Field(default_factory=lambda: [32, 64, 64])
     kernel_size: PositiveInt = 3
     dense: PositiveInt | None = 64
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
