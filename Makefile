@@ -45,5 +45,7 @@ bench-accuracy: venv ## Train the default models at full size in both frameworks
 lint: venv ## Ruff
 	$(BIN)/ruff check src tests bench
 
+include k8s/images.mk
+
 clean: ## Remove pipeline outputs (not the MLflow store or the venv)
 	rm -rf data/prepared reports models metrics plots dvc_plots

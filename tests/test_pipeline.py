@@ -113,10 +113,10 @@ def test_runs_and_registry_land_in_the_embedded_store(project, repro):
 
 def test_exp_run_with_a_param_override_reruns_only_training(project, repro):
     # When an experiment changes one task's training budget, as `dvc exp run -S` users do
-    out = run([str(BIN / "dvc"), "exp", "run", "-S", "tasks.iris.train.epochs=1"], project).stdout
+    out = run([str(BIN / "dvc"), "exp", "run", "-S", "tasks.iris.model.hidden=[8]"], project).stdout
     # Then that task's training and what follows re-run, the data stages and other tasks are reused
     assert "Running stage 'train@iris-pytorch'" in out
     assert "Running stage 'ingest@iris'" not in out and "Running stage 'validate@iris'" not in out
     assert "Running stage 'train@images-pytorch'" not in out
-    history = json.loads((project / "models" / "iris" / "pytorch" / names.HISTORY_FILE).read_text())
-    assert len(history) == 1
+    info = json.loads((project / "models" / "iris" / "pytorch" / names.TRAIN_INFO_FILE).read_text())
+    assert info[names.PARAM_COUNT] == 4 * 8 + 8 + 8 * 3 + 3

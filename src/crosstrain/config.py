@@ -388,8 +388,8 @@ class Settings(Strict):
         return tasks
 
     def min_score_for(self, name: str) -> float:
-        """The score task `name`'s champion must reach."""
-        own = self.task(name).min_score
+        """The score task `name`'s champion must reach (`register.min_score` unless the task sets its own)."""
+        own = self.tasks[name].min_score if name in self.tasks else None
         return self.registry.min_score if own is None else own
 
     def train_for(self, name: str) -> TrainConfig:

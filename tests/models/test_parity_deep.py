@@ -234,7 +234,7 @@ def test_text_models_take_any_integer_ids(tokens):
 
 def test_default_specs_stay_small():
     text_meta = {**TEXT_META, "vocab_size": 10_000, "seq_len": 128, "classes": ["a", "b"]}
-    assert neutral.param_count(CNNSpec(), IMAGE_META) == 23_818  # < 100k on 28×28×1, 10 classes
+    assert neutral.param_count(CNNSpec(), IMAGE_META) == 60_874  # < 100k on 28×28×1, 10 classes
     assert neutral.param_count(BiLSTMSpec(), text_meta) == 664_962  # 640,000 of them the embedding
     assert neutral.param_count(TransformerSpec(), text_meta) == 715_266
 
