@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 .PHONY: help venv run repro test test-fast ui bench bench-accuracy lint clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ run: venv ## Run the whole local pipeline (dvc repro) and print the results
 	$(BIN)/dvc repro
 	@$(BIN)/crosstrain summary
 
-test: venv ## Run the test suite (real TensorFlow, PyTorch, MLflow, DVC, GX; CPU-small)
+test: venv .venv-tools/.installed ## Run the test suite (real TensorFlow, PyTorch, MLflow, DVC, GX; CPU-small)
 	$(BIN)/python -m pytest
 
 test-fast: venv ## Run the tests that train nothing end to end
@@ -46,6 +46,7 @@ lint: venv ## Ruff
 	$(BIN)/ruff check src tests bench
 
 include k8s/images.mk
+include k8s/tools.mk
 
 clean: ## Remove pipeline outputs (not the MLflow store or the venv)
 	rm -rf data/prepared reports models metrics plots dvc_plots

@@ -1,7 +1,7 @@
 """docker/*.Dockerfile, checked statically (no Docker engine here): pinned bases, pins agree with
 pyproject.toml and requirements.lock, multi-stage, a non-root USER, and `make images` builds all three.
 
-.venv/bin/python -m pytest tests/k8s/test_images.py -q
+.venv/bin/python -m pytest tests/k8s/test_dockerfiles.py -q
 """
 
 from __future__ import annotations
