@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV := $(TOOLS_VENV)/bin/checkov
 CHECKOV_FLAGS := --compact --quiet --skip-download
 KUBECTL ?= kubectl
-KUSTOMIZATIONS := base overlays/local overlays/gpu
+KUSTOMIZATIONS := base overlays/local overlays/gpu trainer
 
 .PHONY: scan
 

@@ -10,6 +10,8 @@ for each task (dsl.ParallelFor):
 The DAG is built from validated params: `frameworks` decide the branches per task (each framework
 trains in its own image, with its own pod settings), and `cluster` the placement of each step.
 The run-time parameters are the params text, the tasks to run, seed, epochs and the MLflow server.
+With `cluster.distributed.workers > 1` each train step is a small crosstrain-base pod that runs a
+Kubeflow Trainer TrainJob on that many nodes and waits for it (crosstrain.kube; k8s/trainer/).
 """
 
 # No `from __future__ import annotations`: kfp reads the pipeline parameters' annotations as types.
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import components as c
+from components.train.component import train_distributed
 
 from crosstrain.cluster_config import ClusterConfig, Resources
 from crosstrain.config import Framework, Settings
@@ -86,6 +89,14 @@ def _train_step(task: dsl.PipelineTask, framework: Framework, cluster: ClusterCo
     return _with_secrets(task, cluster)
 
 
+def _launcher_step(task: dsl.PipelineTask, cluster: ClusterConfig) -> dsl.PipelineTask:
+    """A distributed training step: a CPU pod that launches and watches the TrainJob (its pods get GPUs)."""
+    _cpu_step(task, cluster)
+    if cluster.retries:
+        task.set_retry(cluster.retries, backoff_duration="30s", backoff_factor=2.0)
+    return _with_secrets(task, cluster)
+
+
 def enabled_tasks(settings: Settings) -> list[str]:
     """The tasks a run covers by default: those with `enabled: true`, in params order."""
     return [name for name, cfg in settings.tasks.items() if cfg.enabled]
@@ -94,6 +105,8 @@ def enabled_tasks(settings: Settings) -> list[str]:
 def build(settings: Settings):
     """The pipeline function for `settings`: its DAG, placement and parameter defaults come from them."""
     cluster, frameworks = settings.cluster, list(settings.frameworks)
+    distributed = cluster.distributed.workers > 1
+    train_component = train_distributed if distributed else c.train
 
     @dsl.pipeline(name=NAME, description="Train the same model in TensorFlow and PyTorch and compare them.")
     def crosstrain_comparison(
@@ -121,7 +134,7 @@ def build(settings: Settings):
             validate = _cpu_step(c.validate(prepared=ingest.outputs["prepared"]), cluster)
             outputs: dict[str, Any] = {}
             for framework in frameworks:
-                train = c.train(
+                train = train_component(
                     params=config.output,
                     task=task,
                     framework=framework.value,
@@ -129,7 +142,10 @@ def build(settings: Settings):
                 )
                 # Training waits for validation: a failed suite stops this task's branch here.
                 train.after(validate).set_display_name(f"train-{framework.value}").set_caching_options(False)
-                _train_step(train, framework, cluster)
+                if distributed:
+                    _launcher_step(train, cluster)
+                else:
+                    _train_step(train, framework, cluster)
                 evaluate = c.evaluate(
                     params=config.output,
                     task=task,

@@ -25,8 +25,12 @@ TASKS = ("iris", "images", "text")
 
 
 def run(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)  # the copy's own embedded store, as for a new user
+    # A new user's shell: the copy's own embedded MLflow store, and no launcher variables that would
+    # make `crosstrain train` wait for distributed peers.
+    leaks = ("MLFLOW_", "TF_CONFIG", "RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
+             "TORCHELASTIC_", "CROSSTRAIN_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(leaks)}
+    env["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from crosstrain import __version__
 
@@ -93,6 +93,25 @@ class SecretsConfig(_Strict):
     optional: bool = Field(default=False, description="Start the pod even when a Secret is missing.")
 
 
+class DistributedConfig(_Strict):
+    """Data-parallel training on several nodes: a Kubeflow Trainer TrainJob (crosstrain.kube.trainjob).
+
+    With `workers: 1` the pipeline's train step trains in its own pod; above 1 it launches a TrainJob
+    (PyTorch: Trainer's `torch-distributed` runtime; TensorFlow: k8s/trainer's runtime) and waits.
+    """
+
+    workers: PositiveInt = Field(
+        default=1, description="Training nodes; above 1 the pipeline's train step runs a Kubeflow TrainJob."
+    )
+    keep_jobs: bool = Field(
+        default=False, description="Keep finished TrainJobs and their staged files (for debugging)."
+    )
+    timeout_s: PositiveInt = Field(
+        default=24 * 3600, description="Fail the train step when its TrainJob runs longer (seconds)."
+    )
+    poll_s: PositiveFloat = Field(default=15.0, description="Seconds between TrainJob status checks.")
+
+
 class ClusterConfig(_Strict):
     """Everything cluster-specific; see k8s/ and pipelines/README.md."""
 
@@ -110,6 +129,4 @@ class ClusterConfig(_Strict):
     )
     retries: int = Field(default=2, ge=0, description="Retries of a failed training task.")
     namespace: str = "kubeflow"
-    workers: PositiveInt = Field(
-        default=1, description="Data-parallel training nodes (distributed training)."
-    )
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)

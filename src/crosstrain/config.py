@@ -312,6 +312,23 @@ class TaskConfig(Strict):
 # --- steps ---------------------------------------------------------------------------------------
 
 
+class DistributedConfig(Strict):
+    """Data-parallel training on this machine: N local workers share each global batch.
+
+    `crosstrain train --workers N` overrides `workers`. PyTorch runs DistributedDataParallel under
+    torchrun, TensorFlow MultiWorkerMirroredStrategy with TF_CONFIG (crosstrain.distributed.launch).
+    The batch size and learning rate stay global, so an N-worker run is comparable with a 1-worker one.
+    """
+
+    workers: PositiveInt = Field(default=1, description="Worker processes; 1 = single-process training.")
+    backend: Literal["auto", "gloo", "nccl", "ring"] = Field(
+        default="auto",
+        description="Collectives: auto = gloo (PyTorch) or ring (TensorFlow) on CPU, nccl on GPU.",
+    )
+    timeout_s: PositiveInt = Field(
+        default=120, description="A collective waiting longer than this fails the run.")
+
+
 class TrainConfig(Strict):
     """The training budget and optimiser, identical for both frameworks."""
 
@@ -330,6 +347,7 @@ class TrainConfig(Strict):
     early_stopping_patience: PositiveInt | None = Field(
         default=None, description="Stop after this many epochs without val_accuracy improving; null = never."
     )
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
 
 
 class TrainOverride(Strict):

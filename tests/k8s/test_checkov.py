@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".venv-tools" / "bin" / "checkov"
-KUSTOMIZATIONS = ["base", "overlays/local", "overlays/gpu"]
+KUSTOMIZATIONS = ["base", "overlays/local", "overlays/gpu", "trainer"]
 DOCKERFILES = sorted((ROOT / "docker").glob("*.Dockerfile"))
 NO_REASON = "No comment provided"  # what checkov records for a skip without a reason
 

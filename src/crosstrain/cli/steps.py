@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from crosstrain import names
@@ -53,16 +55,41 @@ def _require_validated(task: str) -> None:
 
 
 @app.command()
-def train(task: TaskOpt, framework: FrameworkOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
-    """Train the task's model in one framework from the shared initial weights and batch order."""
-    from crosstrain.training.step import train as run
+def train(
+    task: TaskOpt,
+    framework: FrameworkOpt,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    set_: SetOpt = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-w", min=1, help="Local worker processes (overrides train.distributed.workers).")] = None,
+) -> None:
+    """Train the task's model in one framework from the shared initial weights and batch order.
 
-    cfg = settings(params, set_)
+    With several workers this process launches them (torchrun for PyTorch, TF_CONFIG workers for
+    TensorFlow); started by a launcher, it is one of the workers.
+    """
+    from crosstrain.distributed import env, launch
+
+    overrides = [*(set_ or []), *([f"train.distributed.workers={workers}"] if workers else [])]
+    cfg = settings(params, overrides)
     cfg.task(task)
     _require_validated(task)
-    result = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework))
+    budget = cfg.train_for(task)
+    if budget.distributed.workers > 1 and not env.launched(framework):
+        args = ["train", "--task", task, "--framework", framework.value, "--params", str(params),
+                *[part for override in overrides for part in ("--set", override)]]
+        launch.run(framework, budget.distributed.workers, args, threads=budget.threads)
+        result = read_json(layout.model(task, framework) / names.TRAIN_INFO_FILE)
+    else:
+        from crosstrain.training.step import train as run
+
+        result = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework))
+        if "run_id" not in result:
+            return  # a worker other than rank 0: the chief reports
+    workers_note = f" on {result['world_size']} workers" if result.get("world_size", 1) > 1 else ""
     typer.echo(
-        f"train {task}/{framework}: {result['epochs']} epochs in {result[names.TRAIN_TIME]:.2f}s, "
+        f"train {task}/{framework}{workers_note}: {result['epochs']} epochs "
+        f"in {result[names.TRAIN_TIME]:.2f}s, "
         f"val_accuracy {result['final'][names.VAL_ACCURACY]:.3f}, run {result['run_id']}"
     )
 

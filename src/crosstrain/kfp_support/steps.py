@@ -88,6 +88,13 @@ def train(params: str, task: str, framework: str, prepared: str, model_dir: str)
     return run(task, load(params), framework, Path(prepared), Path(model_dir))
 
 
+def train_distributed(params: str, task: str, framework: str, prepared: str, model_dir: str) -> dict:
+    """`train` on `cluster.distributed.workers` nodes: a Trainer TrainJob (crosstrain.kube.launch)."""
+    from crosstrain.kube.launch import train as run
+
+    return run(load(params), params, task, framework, Path(prepared), Path(model_dir))
+
+
 def evaluate(
     params: str, task: str, framework: str, prepared: str, model_dir: str, metrics_file: str, plots_dir: str
 ) -> dict:

@@ -1,8 +1,13 @@
 """The epoch driver both frameworks share, so what is timed, in what order batches come, how the
 learning rate moves and when training stops are identical by construction rather than by care.
 
-Each framework supplies only a `TrainStep` (one optimiser update on one mini-batch, plus a way to
-set the learning rate) and `predict(x) -> logits`; everything else here is numpy.
+Each framework supplies only a `TrainStep` (one optimiser update on one mini-batch, a way to set the
+learning rate, and a sum across workers) and `predict(x) -> logits`; everything else here is numpy.
+
+Distributed runs use this same driver: every rank walks the same global batch order and trains on
+its shard of each batch (`crosstrain.distributed.shard`), evaluates its shard of each split, and the
+per-rank sums are added across workers once per epoch, after the clock has stopped. A world of 1 is
+the single-process run.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import numpy as np
 from crosstrain import names
 from crosstrain.config import TrainConfig
 from crosstrain.data.dataset import Split
+from crosstrain.distributed.env import World
+from crosstrain.distributed.shard import shard, weight
 from crosstrain.evaluation.metrics import accuracy, cross_entropy
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -27,9 +34,16 @@ OnEpoch = Callable[[int, dict[str, float]], None]
 class TrainStep(Protocol):
     """What `crosstrain.training.tf` and `crosstrain.training.torch` build from a model."""
 
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> Any: ...
+    def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0) -> Any:
+        """One update on this rank's shard; `weight` is the shard's share of the global batch.
+
+        Returns the shard's mean loss times `weight`: summed over ranks, the global batch's mean loss.
+        """
 
     def set_learning_rate(self, lr: float) -> None: ...
+
+    def all_reduce(self, values: np.ndarray) -> np.ndarray:
+        """`values` summed over all workers (the values themselves in a world of 1)."""
 
 
 def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
@@ -70,6 +84,16 @@ def _evaluate(predict: Predict, split: Split, batch_size: int = 1024) -> np.ndar
     return np.concatenate([predict(split.x[i : i + batch_size]) for i in range(0, len(split), batch_size)])
 
 
+def _score(predict: Predict, split: Split, world: World) -> tuple[float, float]:
+    """(correct predictions, summed cross-entropy) on this rank's contiguous part of `split`."""
+    part = shard(np.arange(len(split)), world.rank, world.size)
+    if len(part) == 0:
+        return 0.0, 0.0
+    mine = Split(split.x[part], split.y[part])
+    logits = _evaluate(predict, mine)
+    return accuracy(logits, mine.y) * len(mine), cross_entropy(logits, mine.y) * len(mine)
+
+
 def fit(
     train_step: TrainStep,
     predict: Predict,
@@ -81,6 +105,7 @@ def fit(
     on_epoch: OnEpoch | None = None,
     snapshot: Callable[[], Any] | None = None,
     restore: Callable[[Any], None] | None = None,
+    world: World | None = None,
 ) -> History:
     """Run up to `cfg.epochs` epochs of mini-batch training, evaluating on `val` after each.
 
@@ -88,7 +113,12 @@ def fit(
     and excludes the evaluation passes and logging, in both frameworks alike. With
     `early_stopping_patience`, training stops once val accuracy has not improved for that many
     epochs, and `restore(snapshot())` of the best epoch puts its weights back.
+
+    In a `world` of several workers each rank trains on its shard of every global batch and scores
+    its part of each split; one all-reduce per epoch gives every rank the same global metrics, so
+    all ranks stop at the same epoch.
     """
+    world = world or World()
     history = History()
     best_accuracy, best_state, waited = -1.0, None, 0
     for epoch in range(cfg.epochs):
@@ -97,17 +127,22 @@ def fit(
         losses, sizes = [], []
         start = time.perf_counter()
         for idx in batch_order(len(train), cfg.batch_size, seed, epoch):
-            losses.append(train_step(train.x[idx], train.y[idx]))
+            part = shard(idx, world.rank, world.size)
+            losses.append(train_step(train.x[part], train.y[part], weight(len(part), len(idx))))
             sizes.append(len(idx))
         # Reading the losses forces any pending device work to finish before the clock stops.
         batch_losses = np.array([float(loss) for loss in losses])
         elapsed = time.perf_counter() - start
-        train_logits, val_logits = _evaluate(predict, train), _evaluate(predict, val)
+        train_correct, _ = _score(predict, train, world)
+        val_correct, val_loss = _score(predict, val, world)
+        mine = [np.average(batch_losses, weights=sizes), train_correct, val_correct, val_loss]
+        summed = train_step.all_reduce(np.array(mine, dtype=np.float64))
+        train_loss, train_correct, val_correct, val_loss = summed
         stats = {
-            names.TRAIN_LOSS: float(np.average(batch_losses, weights=sizes)),
-            names.TRAIN_ACCURACY: accuracy(train_logits, train.y),
-            names.VAL_LOSS: cross_entropy(val_logits, val.y),
-            names.VAL_ACCURACY: accuracy(val_logits, val.y),
+            names.TRAIN_LOSS: float(train_loss),
+            names.TRAIN_ACCURACY: float(train_correct / len(train)),
+            names.VAL_LOSS: float(val_loss / len(val)),
+            names.VAL_ACCURACY: float(val_correct / len(val)),
             names.EPOCH_TIME: elapsed,
             names.LEARNING_RATE: lr,
         }

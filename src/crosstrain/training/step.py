@@ -2,81 +2,130 @@
 
     crosstrain train --task iris --framework pytorch
     crosstrain train --task iris --framework tensorflow --set train.epochs=3
+    crosstrain train --task images --framework pytorch --workers 2      # DDP under torchrun
+
+A distributed run is this same function in every worker: the launcher (crosstrain.distributed.launch)
+starts the workers, `train` reads the rank from the environment, each rank trains on its shard of
+every global batch, and only rank 0 (the chief) talks to MLflow and writes `out_dir`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from crosstrain import backends, names
 from crosstrain.config import Framework, Settings
 from crosstrain.data.dataset import load_meta, load_split
+from crosstrain.distributed import env, scaling, shard
+from crosstrain.distributed.env import World
 from crosstrain.io import atomic_dir
 from crosstrain.models.spec import describe, initial_weights
 from crosstrain.progress import epoch_progress
-from crosstrain.training.loop import fit
 from crosstrain.tracking import service
+from crosstrain.training.loop import fit
 
 log = logging.getLogger(__name__)
 
 
-def run_params(settings: Settings, task: str, framework: Framework, meta: dict) -> dict:
+def run_params(settings: Settings, task: str, framework: Framework, meta: dict, world: World | None = None,
+               backend: str = "none") -> dict:
     """The MLflow params of a training run: identical names for both frameworks."""
-    cfg = settings.tasks[task]
+    cfg, world = settings.tasks[task], world or World()
+    budget = settings.train_for(task)
     return {
         "task": task,
         "framework": str(framework),
         "seed": settings.seed,
         "model": describe(cfg.model),
         "model_spec": json.dumps(cfg.model.model_dump(), sort_keys=True),
-        **settings.train_for(task).model_dump(),
+        **budget.model_dump(exclude={"distributed"}),
         "limit": cfg.limit,
         "train_rows": meta["rows"]["train"],
         "data_digest": meta["digest"],
+        scaling.WORLD_SIZE: world.size,
+        scaling.BACKEND: backend,
+        scaling.THREADS_PER_WORKER: budget.threads,
     }
 
 
 def train(task: str, settings: Settings, framework: Framework, prepared: Path, out_dir: Path) -> dict:
     """Train one task in one framework; write the native model, train.json and history.json to `out_dir`.
 
-    Returns train.json's content: run id, model URI, train time, parameter count.
+    Returns train.json's content: run id, model URI, train time, parameter count. In a distributed
+    run every worker calls this; ranks other than 0 return `{"rank": r}` and write nothing.
     """
     framework = Framework(framework)
-    cfg = settings.task(task)
+    settings.task(task)
     meta = load_meta(prepared)
     train_split, val_split = load_split(prepared, "train"), load_split(prepared, "val")
 
-    trainer, models = backends.training(framework), backends.models(framework)
+    trainer = backends.training(framework)
     budget = settings.train_for(task)
-    trainer.configure(budget.threads, settings.seed)
-    model = models.build_model(cfg.model, meta)
-    # The same numpy-drawn initial weights in both frameworks, not each library's default initialiser.
-    models.set_weights(model, initial_weights(cfg.model, meta, settings.seed))
-    step = trainer.make_train_step(model, budget, train_split.x[:1])
+    world = env.read(framework)
+    shard.check(len(train_split), budget.batch_size, world.size)
+    # Threads are pinned explicitly in every worker (torchrun would otherwise force 1); dropout draws
+    # differ by rank, as they differ between the examples of one batch in a single process.
+    trainer.configure(budget.threads, settings.seed + world.rank)
+    ctx = trainer.setup(world, budget.distributed)
+    try:
+        return _train(task, settings, framework, prepared, out_dir, meta, train_split, val_split, ctx)
+    finally:
+        trainer.cleanup(ctx)
+
+
+def _train(task, settings, framework, prepared, out_dir, meta, train_split, val_split, ctx) -> dict:
+    cfg, budget, world = settings.task(task), settings.train_for(task), ctx.world
+    trainer, models = backends.training(framework), backends.models(framework)
+    with trainer.scope(ctx):
+        model = models.build_model(cfg.model, meta)
+        # The same numpy-drawn initial weights in both frameworks, not each library's default initialiser.
+        models.set_weights(model, initial_weights(cfg.model, meta, settings.seed))
+        step = trainer.make_train_step(model, budget, train_split.x[:1], ctx)
     predict = models.make_predict(model)
 
     tags = {names.TAG_TASK: task, names.TAG_FRAMEWORK: framework, names.TAG_SEED: settings.seed,
             names.TAG_MODEL: describe(cfg.model), names.TAG_DATA_DIGEST: meta["digest"]}
-    with service.start_run(settings.mlflow, run_name=f"{task}-{framework}-s{settings.seed}", tags=tags,
-                           params=run_params(settings, task, framework, meta)) as run_id:
-        table = Path(prepared) / "train.parquet"
-        data = pd.read_parquet(table) if table.exists() else (train_split.x, train_split.y)
-        service.log_dataset(data, name=f"{task}-prepared", source=str(Path(prepared).absolute()),
-                            digest=meta["digest"])
-        with epoch_progress(f"train {task}/{framework}", budget.epochs) as advance:
+    params = run_params(settings, task, framework, meta, world, ctx.backend)
+    # MLflow, the progress bar and out_dir are rank 0's alone.
+    chief = world.is_chief
+    run = (service.start_run(settings.mlflow, run_name=_run_name(task, framework, settings.seed, world),
+                             tags=tags, params=params) if chief else contextlib.nullcontext(None))
+    with run as run_id:
+        if chief:
+            table = Path(prepared) / "train.parquet"
+            data = pd.read_parquet(table) if table.exists() else (train_split.x, train_split.y)
+            service.log_dataset(data, name=f"{task}-prepared", source=str(Path(prepared).absolute()),
+                                digest=meta["digest"])
+        progress = epoch_progress(f"train {task}/{framework}", budget.epochs) if chief else _no_progress()
+        with progress as advance:
             def on_epoch(epoch: int, stats: dict[str, float]) -> None:
-                service.log_metrics(stats, step=epoch)
+                if chief:
+                    service.log_metrics(stats, step=epoch)
                 advance(stats)
 
             history = fit(step, predict, train_split, val_split, cfg=budget, seed=settings.seed,
                           on_epoch=on_epoch, snapshot=lambda: models.get_weights(model),
-                          restore=lambda weights: models.set_weights(model, weights))
+                          restore=lambda weights: models.set_weights(model, weights), world=world)
+        digest = _check_same_weights(models.get_weights(model), step, world)
+        if not chief:
+            return {"rank": world.rank, "weights_sha256": digest}
+        if world.distributed:
+            # Save a plain copy: no mirrored variables or DDP hooks in the saved model.
+            plain = models.build_model(cfg.model, meta)
+            models.set_weights(plain, models.get_weights(model))
+            model = plain
         param_count = models.param_count(model)
-        service.log_metrics({names.TRAIN_TIME: history.train_time, names.PARAM_COUNT: param_count})
+        reference = scaling.baseline(params) if world.distributed else None
+        examples = len(train_split) * len(history.epochs)
+        speed = scaling.metrics(examples, history.train_time, world.size, reference and reference[1])
+        service.log_metrics({names.TRAIN_TIME: history.train_time, names.PARAM_COUNT: param_count, **speed})
         info = models.log_model(model, train_split.x[:5], backends.pip_requirements(framework))
         result = {
             "task": task,
@@ -91,6 +140,10 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
             "stopped_early": history.stopped_early,
             "data_digest": meta["digest"],
             "final": history.last,
+            scaling.WORLD_SIZE: world.size,
+            "weights_sha256": digest,
+            **speed,
+            **({scaling.BASELINE_RUN: reference[0]} if reference else {}),
         }
         with atomic_dir(out_dir) as tmp:
             models.save(model, tmp)
@@ -98,3 +151,31 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
             (tmp / names.TRAIN_INFO_FILE).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result
 
+
+def _check_same_weights(weights: dict, step, world: World) -> str:
+    """The sha256 of the final weights; in a distributed run, an error unless every rank has the same.
+
+    Data parallelism keeps one model: ranks that disagree would mean rank 0 saved only its own
+    version. One all-reduce of a 48-bit slice of each rank's digest (exact in float64) tells.
+    """
+    sha = hashlib.sha256()
+    for name in sorted(weights):
+        sha.update(name.encode())
+        sha.update(np.ascontiguousarray(weights[name], dtype=np.float32).tobytes())
+    digest = sha.hexdigest()
+    if world.distributed:
+        mine = float(int(digest[:12], 16))
+        total = float(step.all_reduce(np.array([mine], dtype=np.float64))[0])
+        if total != mine * world.size:
+            raise RuntimeError(
+                f"rank {world.rank}: the workers' final weights differ (data parallelism broke)")
+    return digest
+
+
+def _run_name(task: str, framework: Framework, seed: int, world: World) -> str:
+    return f"{task}-{framework}-s{seed}" + (f"-w{world.size}" if world.distributed else "")
+
+
+@contextlib.contextmanager
+def _no_progress():
+    yield lambda stats: None

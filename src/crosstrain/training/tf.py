@@ -1,22 +1,34 @@
 """TensorFlow's train step: a `tf.function` over Keras 3 layers with `optimizer.apply`, as in the
 keras-io custom-training-loop guide (not `model.fit`, which fails under MultiWorkerMirroredStrategy).
 
+Distributed, `setup` creates a MultiWorkerMirroredStrategy from TF_CONFIG (worker 0 is the chief),
+the model and optimiser are built in its scope, and each step runs through `strategy.run`.
+
+    crosstrain train --task iris --framework tensorflow --workers 2
+    # which runs 2 processes of `python -m crosstrain.cli.main train ...`, each with its TF_CONFIG
+
 Mirrors `crosstrain.training.torch`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from dataclasses import dataclass, field
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import crosstrain.models.tf  # noqa: E402,F401  (sets KERAS_BACKEND before keras is imported)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from crosstrain.config import TrainConfig  # noqa: E402
+import crosstrain.models.tf  # noqa: E402,F401  (sets KERAS_BACKEND before keras is imported)
+from crosstrain.config import DistributedConfig, TrainConfig  # noqa: E402
+from crosstrain.distributed.env import World  # noqa: E402
+from crosstrain.errors import ConfigError  # noqa: E402
 from crosstrain.training.optim import ADAM_EPSILON  # noqa: E402
+
+SUM = tf.distribute.ReduceOp.SUM
 
 
 def configure(threads: int, seed: int) -> None:
@@ -31,6 +43,71 @@ def configure(threads: int, seed: int) -> None:
     except RuntimeError:
         pass
     keras.utils.set_random_seed(seed)
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This worker's place in the run, its strategy, and the collective backend ("none" in a world of 1)."""
+
+    world: World = field(default_factory=World)
+    backend: str = "none"
+    strategy: tf.distribute.Strategy = field(default_factory=tf.distribute.get_strategy)
+
+    def sum_over_workers(self, values: np.ndarray) -> np.ndarray:
+        """`values` (float64, one dimension) summed over all workers: one collective, in a graph."""
+        if not self.world.distributed:
+            return values
+        return _reducer(self.strategy)(tf.constant(values, tf.float64)).numpy()
+
+
+def setup(world: World, cfg: DistributedConfig) -> Distributed:
+    """MultiWorkerMirroredStrategy from TF_CONFIG (TensorFlow reads it); the default strategy in a world of 1.
+
+    `auto` is RING collectives on CPU and NCCL when TensorFlow sees a GPU. Call `configure` first:
+    creating the strategy starts TensorFlow's runtime, which fixes the thread pools.
+    """
+    if not world.distributed:
+        return Distributed(world)
+    backend = cfg.backend
+    if backend == "auto":
+        backend = "nccl" if tf.config.list_physical_devices("GPU") else "ring"
+    implementations = {"ring": tf.distribute.experimental.CommunicationImplementation.RING,
+                       "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL}
+    if backend not in implementations:
+        raise ConfigError(
+            f"train.distributed.backend {cfg.backend!r} is PyTorch's; TensorFlow uses ring or nccl")
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=implementations[backend], timeout_seconds=cfg.timeout_s)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    if strategy.num_replicas_in_sync != world.size:
+        raise ConfigError(
+            f"{strategy.num_replicas_in_sync} replicas for {world.size} workers: crosstrain runs one replica "
+            "per worker process (give each worker one GPU, or none)")
+    return Distributed(world, backend, strategy)
+
+
+def cleanup(ctx: Distributed) -> None:
+    """Wait for every worker (the chief saves last), so none leaves while another still needs it."""
+    ctx.sum_over_workers(np.zeros(1))
+
+
+def scope(ctx: Distributed) -> contextlib.AbstractContextManager:
+    """Where the model and optimiser must be built: their variables become mirrored ones."""
+    return ctx.strategy.scope()
+
+
+_REDUCERS: dict[int, tf.types.experimental.GenericFunction] = {}
+
+
+def _reducer(strategy: tf.distribute.Strategy):
+    """A compiled all-reduce (sum) of a float64 vector over `strategy`'s workers, traced once."""
+    if id(strategy) not in _REDUCERS:
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float64)])
+        def reduce(values):
+            return strategy.reduce(SUM, strategy.run(tf.identity, args=(values,)), axis=None)
+
+        _REDUCERS[id(strategy)] = reduce
+    return _REDUCERS[id(strategy)]
 
 
 def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
@@ -48,38 +125,74 @@ def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
 
 
 class TrainStep:
-    """A compiled `step(x, y) -> loss`: one optimiser update on a numpy mini-batch."""
+    """A compiled `step(x, y, weight) -> loss`: one optimiser update on a mini-batch or a worker's shard.
 
-    def __init__(self, model: keras.Model, cfg: TrainConfig, example: np.ndarray) -> None:
+    Build it inside `scope(ctx)`, where the model was built.
+    """
+
+    def __init__(self, model: keras.Model, cfg: TrainConfig, example: np.ndarray,
+                 ctx: Distributed | None = None) -> None:
+        self.ctx = ctx or Distributed()
+        strategy = self.ctx.strategy
+        if cfg.clip_norm and self.ctx.world.distributed:
+            # Keras clips each replica's gradients before summing them, which is not clipping the
+            # global batch's gradient; doing it right would cost a second all-reduce per step.
+            raise ConfigError("train.clip_norm is not supported with TensorFlow on several workers yet")
         self.optimizer = make_optimizer(cfg)
         self.optimizer.build(model.trainable_variables)
         # Keras' sparse loss has no label smoothing; the dense one smooths exactly as PyTorch does:
         # targets (1 - s) * one_hot + s / classes.
-        loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing)
+        # Per-example losses, averaged here: Keras' own mean divides by the replica count, which is
+        # right only when every replica's shard has the same size.
+        loss_fn = keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=cfg.label_smoothing, reduction="none")
         # One signature with a free batch dimension: the short last batch must not trigger a retrace.
         signature = [
             tf.TensorSpec([None, *example.shape[1:]], tf.as_dtype(example.dtype)),
             tf.TensorSpec([None], tf.int64),
+            tf.TensorSpec([], tf.float32),
         ]
 
-        @tf.function(input_signature=signature)
-        def step(x, y):
+        bn_stats = [v for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+                    for v in (layer.moving_mean, layer.moving_variance)] if self.ctx.world.distributed else []
+
+        def replica_step(x, y, weight):
+            # Each worker's one replica gets that worker's own shard (plain tensors, one replica per
+            # process). The optimiser sums gradients over replicas: the shard losses are weighted by
+            # their share of the global batch, so the sum is the global batch's mean-loss gradient.
             with tf.GradientTape() as tape:
                 logits = model(x, training=True)
-                loss = loss_fn(tf.one_hot(y, tf.shape(logits)[-1]), logits)
+                losses = loss_fn(tf.one_hot(y, tf.shape(logits)[-1]), logits)
+                loss = tf.reduce_sum(losses) / tf.cast(tf.size(losses), losses.dtype) * weight
             grads = tape.gradient(loss, model.trainable_variables)
             self.optimizer.apply(grads, model.trainable_variables)
+            if bn_stats:
+                # Each worker updates only its own copy of batch-norm's moving statistics (Keras
+                # creates them unaggregated); average them, as crosstrain.training.torch does.
+                means = tf.distribute.get_replica_context().all_reduce(
+                    tf.distribute.ReduceOp.MEAN, [tf.identity(v.value) for v in bn_stats])
+                for variable, mean in zip(bn_stats, means, strict=True):
+                    variable.assign(mean)
             return loss
+
+        @tf.function(input_signature=signature)
+        def step(x, y, weight):
+            return strategy.run(replica_step, args=(x, y, weight))
 
         self._step = step
 
-    def __call__(self, x: np.ndarray, y: np.ndarray):
-        return self._step(tf.constant(x), tf.constant(y))
+    def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0):
+        return self._step(tf.constant(x), tf.constant(y), tf.constant(weight, tf.float32))
 
     def set_learning_rate(self, lr: float) -> None:
         self.optimizer.learning_rate.assign(lr)
 
+    def all_reduce(self, values: np.ndarray) -> np.ndarray:
+        """`values` summed over all workers."""
+        return self.ctx.sum_over_workers(values)
 
-def make_train_step(model: keras.Model, cfg: TrainConfig, example: np.ndarray) -> TrainStep:
+
+def make_train_step(model: keras.Model, cfg: TrainConfig, example: np.ndarray,
+                    ctx: Distributed | None = None) -> TrainStep:
     """The train step for `model`; `example` fixes the input's shape and dtype."""
-    return TrainStep(model, cfg, example)
+    return TrainStep(model, cfg, example, ctx)

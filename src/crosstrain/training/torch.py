@@ -1,15 +1,30 @@
 """PyTorch's train step: a plain eager update, as in pytorch/examples' mnist/main.py.
 
+Distributed, it is the same step plus a few lines (pytorch/examples' multigpu_torchrun.py): `setup`
+joins torchrun's process group, the model is wrapped in DistributedDataParallel, and `cleanup` leaves.
+
+    crosstrain train --task iris --framework pytorch --workers 2
+    # which runs: python -m torch.distributed.run --standalone --nproc-per-node 2 \
+    #                 -m crosstrain.cli.main train ...
+
 Mirrors `crosstrain.training.tf`. (A module named `torch.py` is safe under absolute imports.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-from crosstrain.config import TrainConfig
+from crosstrain.config import DistributedConfig, TrainConfig
+from crosstrain.distributed.env import World
+from crosstrain.errors import ConfigError
 from crosstrain.training.optim import ADAM_EPSILON
 
 
@@ -23,6 +38,43 @@ def configure(threads: int, seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@dataclass(frozen=True)
+class Distributed:
+    """This worker's place in the run and the collective backend it uses ("none" in a world of 1)."""
+
+    world: World = field(default_factory=World)
+    backend: str = "none"
+
+
+def setup(world: World, cfg: DistributedConfig) -> Distributed:
+    """Join torchrun's process group (env://: MASTER_ADDR/PORT, RANK, WORLD_SIZE); nothing in a world of 1.
+
+    `auto` is gloo: crosstrain's PyTorch models train on the CPU, and NCCL needs CUDA tensors.
+    A collective waiting longer than `cfg.timeout_s` (a dead peer) raises instead of hanging.
+    """
+    if not world.distributed:
+        return Distributed(world)
+    backend = "gloo" if cfg.backend == "auto" else cfg.backend
+    if backend not in ("gloo", "nccl"):
+        raise ConfigError(
+            f"train.distributed.backend {cfg.backend!r} is TensorFlow's; PyTorch uses gloo or nccl")
+    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=cfg.timeout_s))
+    return Distributed(world, backend)
+
+
+def cleanup(ctx: Distributed) -> None:
+    """Wait for every rank (rank 0 saves last), then leave the process group."""
+    if dist.is_initialized():
+        with contextlib.suppress(RuntimeError):  # a peer already gone: nothing left to wait for
+            dist.barrier()
+        dist.destroy_process_group()
+
+
+def scope(ctx: Distributed) -> contextlib.AbstractContextManager:
+    """Where to build the model: anywhere (TensorFlow needs its strategy's scope)."""
+    return contextlib.nullcontext()
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """The configured optimiser with every hyperparameter set explicitly (defaults differ by framework)."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -32,29 +84,59 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 class TrainStep:
-    """An eager `step(x, y) -> loss`: one optimiser update on a numpy mini-batch."""
+    """An eager `step(x, y, weight) -> loss`: one optimiser update on a mini-batch or a rank's shard."""
 
-    def __init__(self, model: nn.Module, cfg: TrainConfig, example: np.ndarray) -> None:
+    def __init__(self, model: nn.Module, cfg: TrainConfig, example: np.ndarray,
+                 ctx: Distributed | None = None) -> None:
         self.model = model
+        self.world = (ctx or Distributed()).world
+        # Batch-norm statistics are averaged after each step (below), not copied from rank 0 at each forward.
+        distributed = self.world.distributed
+        self.net = DistributedDataParallel(model, forward_sync_buffers=False) if distributed else model
         self.optimizer = make_optimizer(model, cfg)
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.clip_norm = cfg.clip_norm
+        norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        self.bn_stats = [buf for m in norms for buf in (m.running_mean, m.running_var) if buf is not None]
 
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> torch.Tensor:
-        self.model.train()
+    def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0) -> torch.Tensor:
+        self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.model(torch.from_numpy(x)), torch.from_numpy(y))
-        loss.backward()
+        loss = self.loss_fn(self.net(torch.from_numpy(x)), torch.from_numpy(y)) * weight
+        # DDP averages gradients over ranks; times the world size, that is the sum of the weighted
+        # shard gradients: the gradient of the global batch's mean loss, as in a single process.
+        (loss * self.world.size).backward()
         if self.clip_norm:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
         self.optimizer.step()
+        if self.world.distributed and self.bn_stats:
+            self._average_bn_stats()
         return loss.detach()
+
+    def _average_bn_stats(self) -> None:
+        """Batch-norm moving statistics averaged over ranks, as TensorFlow's mirrored variables are."""
+        flat = torch.cat([buf.reshape(-1) for buf in self.bn_stats])
+        dist.all_reduce(flat)
+        flat /= self.world.size
+        offset = 0
+        for buf in self.bn_stats:
+            buf.copy_(flat[offset : offset + buf.numel()].view_as(buf))
+            offset += buf.numel()
 
     def set_learning_rate(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
+    def all_reduce(self, values: np.ndarray) -> np.ndarray:
+        """`values` summed over all ranks."""
+        if not self.world.distributed:
+            return values
+        tensor = torch.from_numpy(np.array(values, dtype=np.float64))
+        dist.all_reduce(tensor)
+        return tensor.numpy()
 
-def make_train_step(model: nn.Module, cfg: TrainConfig, example: np.ndarray) -> TrainStep:
+
+def make_train_step(model: nn.Module, cfg: TrainConfig, example: np.ndarray,
+                    ctx: Distributed | None = None) -> TrainStep:
     """The train step for `model` (`example` is unused: eager PyTorch needs no signature)."""
-    return TrainStep(model, cfg, example)
+    return TrainStep(model, cfg, example, ctx)
