@@ -23,6 +23,7 @@ from crosstrain.errors import MissingInputError
 from crosstrain.evaluation import metrics as m
 from crosstrain.io import atomic_dir, atomic_write_json, read_json
 from crosstrain.tracking import service
+from crosstrain.training.loop import predict_in_chunks
 
 LATENCY_WARMUP = 20
 LATENCY_CALLS = 200
@@ -94,7 +95,7 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
     models = backends.models(framework)
     model = models.load(model_dir)
     predict = models.make_predict(model)
-    logits = np.concatenate([predict(test.x[i : i + 1024]) for i in range(0, len(test), 1024)])
+    logits = predict_in_chunks(predict, test)
     pred = np.argmax(logits, axis=1)
     matrix = m.confusion(test.y, pred, len(classes))
     p50, p95 = m.percentiles_ms(batch1_latency(predict, test.x))

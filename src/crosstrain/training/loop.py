@@ -79,7 +79,7 @@ class History:
         return self.epochs[-1] if self.epochs else {}
 
 
-def _evaluate(predict: Predict, split: Split, batch_size: int = 1024) -> np.ndarray:
+def predict_in_chunks(predict: Predict, split: Split, batch_size: int = 1024) -> np.ndarray:
     """Logits for a whole split, in chunks so large image or text splits fit in memory."""
     return np.concatenate([predict(split.x[i : i + batch_size]) for i in range(0, len(split), batch_size)])
 
@@ -90,7 +90,7 @@ def _score(predict: Predict, split: Split, world: World) -> tuple[float, float]:
     if len(part) == 0:
         return 0.0, 0.0
     mine = Split(split.x[part], split.y[part])
-    logits = _evaluate(predict, mine)
+    logits = predict_in_chunks(predict, mine)
     return accuracy(logits, mine.y) * len(mine), cross_entropy(logits, mine.y) * len(mine)
 
 

@@ -7,3 +7,5 @@ With epsilon this small the trajectories agree to float32 noise in practice (tes
 """
 
 ADAM_EPSILON = 1e-7
+# Keras' and PyTorch's defaults agree today; set here once so the two can never drift apart.
+ADAM_BETAS = (0.9, 0.999)

@@ -26,7 +26,7 @@ import crosstrain.models.tf  # noqa: E402,F401  (sets KERAS_BACKEND before keras
 from crosstrain.config import DistributedConfig, TrainConfig  # noqa: E402
 from crosstrain.distributed.env import World  # noqa: E402
 from crosstrain.errors import ConfigError  # noqa: E402
-from crosstrain.training.optim import ADAM_EPSILON  # noqa: E402
+from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON  # noqa: E402
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -119,7 +119,7 @@ def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
     clip = {"global_clipnorm": cfg.clip_norm} if cfg.clip_norm else {}
     if cfg.optimizer == "adam":
         return keras.optimizers.Adam(
-            learning_rate=cfg.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=ADAM_EPSILON, **clip
+            learning_rate=cfg.learning_rate, beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1], epsilon=ADAM_EPSILON, **clip
         )
     return keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum, **clip)
 

@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from crosstrain.config import DistributedConfig, TrainConfig
 from crosstrain.distributed.env import World
 from crosstrain.errors import ConfigError
-from crosstrain.training.optim import ADAM_EPSILON
+from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON
 
 
 def configure(threads: int, seed: int) -> None:
@@ -79,7 +79,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """The configured optimiser with every hyperparameter set explicitly (defaults differ by framework)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.learning_rate, betas=(0.9, 0.999), eps=ADAM_EPSILON)
+        return torch.optim.Adam(params, lr=cfg.learning_rate, betas=ADAM_BETAS, eps=ADAM_EPSILON)
     return torch.optim.SGD(params, lr=cfg.learning_rate, momentum=cfg.momentum)
 
 
