@@ -329,6 +329,26 @@ class DistributedConfig(Strict):
         default=120, description="A collective waiting longer than this fails the run.")
 
 
+Execution = Literal["eager", "compiled"]
+Precision = Literal["fp32", "mixed"]
+EXECUTIONS: tuple[str, ...] = ("eager", "compiled")
+PRECISIONS: tuple[str, ...] = ("fp32", "mixed")
+
+
+def mode_name(execution: str, precision: str) -> str:
+    """One execution mode as a name: `eager-fp32`, `compiled-mixed`, ..."""
+    return f"{execution}-{precision}"
+
+
+MODES: tuple[str, ...] = tuple(mode_name(e, p) for e in EXECUTIONS for p in PRECISIONS)
+
+
+def parse_mode(mode: str) -> tuple[str, str]:
+    """`compiled-fp32` -> ("compiled", "fp32")."""
+    execution, _, precision = mode.partition("-")
+    return execution, precision
+
+
 class TrainConfig(Strict):
     """The training budget and optimiser, identical for both frameworks."""
 
@@ -347,7 +367,23 @@ class TrainConfig(Strict):
     early_stopping_patience: PositiveInt | None = Field(
         default=None, description="Stop after this many epochs without val_accuracy improving; null = never."
     )
+    execution: Execution = Field(
+        default="eager",
+        description="eager: each framework's default (PyTorch eager, TensorFlow tf.function without XLA); "
+        "compiled: torch.compile and tf.function(jit_compile=True) (XLA).",
+    )
+    precision: Precision = Field(
+        default="fp32",
+        description="fp32, or mixed: bf16 compute with fp32 weights on CPU (torch.autocast, Keras "
+        "mixed_bfloat16), fp16/bf16 on GPU.",
+    )
+    warmup_steps: int = Field(
+        default=5, ge=0, description="Optimiser steps at the start not counted in throughput (trace, compile, caches).")
     distributed: DistributedConfig = Field(default_factory=DistributedConfig)
+
+    @property
+    def mode(self) -> str:
+        return mode_name(self.execution, self.precision)
 
 
 class TrainOverride(Strict):
@@ -363,6 +399,9 @@ class TrainOverride(Strict):
     label_smoothing: float | None = Field(default=None, ge=0.0, lt=1.0)
     clip_norm: PositiveFloat | None = None
     early_stopping_patience: PositiveInt | None = None
+    execution: Execution | None = None
+    precision: Precision | None = None
+    warmup_steps: int | None = Field(default=None, ge=0)
 
 
 TaskConfig.model_rebuild()
@@ -373,6 +412,52 @@ class RegisterConfig(Strict):
 
     metric: Literal["test_accuracy", "test_macro_f1"] = "test_accuracy"
     min_score: float = Field(default=0.9, ge=0.0, le=1.0)
+    min_delta: float = Field(
+        default=0.0, ge=0.0, description="How much the candidate's mean must beat the current champion's by.")
+
+
+class LatencyConfig(Strict):
+    """How inference latency and throughput are measured, the same for native, ONNX and every mode."""
+
+    calls: int = Field(default=200, ge=1, description="Timed batch-1 calls (after warm-up) for p50/p95/p99.")
+    warmup: int = Field(default=20, ge=0, description="Untimed batch-1 calls first.")
+    throughput_batch: PositiveInt = Field(default=256, description="Batch size of the throughput measurement.")
+    throughput_repeats: PositiveInt = Field(default=5, description="Timed large-batch calls (after one untimed).")
+
+
+class MeasureConfig(Strict):
+    """Execution modes compared in short timed trainings from the same initial weights and batches."""
+
+    modes: list[str] = Field(
+        default_factory=lambda: ["eager-fp32", "compiled-fp32", "eager-mixed"],
+        description=f"Any of {', '.join(MODES)}.")
+    steps: PositiveInt = Field(default=30, description="Timed optimiser steps per mode, after warm-up.")
+    warmup_steps: int = Field(default=5, ge=0, description="Untimed steps first (the first one's time is the compile time).")
+
+    @field_validator("modes")
+    @classmethod
+    def _known_modes(cls, modes: list[str]) -> list[str]:
+        for mode in modes:
+            if mode not in MODES:
+                raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+        if len(set(modes)) != len(modes):
+            raise ValueError("modes must not repeat")
+        return modes
+
+
+class OnnxConfig(Strict):
+    """Export each trained model to ONNX, check it against the native model, time it in ONNX Runtime."""
+
+    enabled: bool = True
+    atol: PositiveFloat = Field(default=1e-4, description="Largest allowed |ONNX - native| logit difference.")
+    opset: PositiveInt = 18
+
+
+class ReportConfig(Strict):
+    """How the comparison report computes its intervals."""
+
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+    bootstrap_samples: PositiveInt = 10_000
 
 
 class MlflowConfig(Strict):
@@ -387,14 +472,28 @@ class Settings(Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
 
-    seed: int = 42
+    seed: int = Field(default=42, description="Seed of the data split (and of everything not per training run).")
+    seeds: list[int] = Field(
+        default_factory=lambda: [0, 1, 2], min_length=1,
+        description="One training run per seed and framework: initial weights, batch order, dropout.")
     frameworks: list[Framework] = Field(default_factory=lambda: list(Framework), min_length=1)
     tasks: dict[str, TaskConfig] = Field(default_factory=lambda: {"iris": TaskConfig()})
     train: TrainConfig = Field(default_factory=TrainConfig)
     # Named `registry` in code because pydantic's BaseModel already has a `register` attribute.
     registry: RegisterConfig = Field(default_factory=RegisterConfig, alias="register")
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    measure: MeasureConfig = Field(default_factory=MeasureConfig)
+    onnx: OnnxConfig = Field(default_factory=OnnxConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must not repeat, got {seeds}")
+        return seeds
 
     @field_validator("tasks")
     @classmethod

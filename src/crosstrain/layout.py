@@ -35,6 +35,22 @@ class Layout:
         """Per-epoch curves and the confusion matrix of one model: DVC plots."""
         return self.root / "plots" / task / framework
 
+    def modes(self, task: str, framework: str) -> Path:
+        """Timed short trainings of one framework in every execution mode (`crosstrain measure`)."""
+        return self.root / "metrics" / task / "modes" / f"{framework}.json"
+
+    def onnx(self, task: str, framework: str) -> Path:
+        """ONNX export of the first seed's model, its parity check and ONNX Runtime latency."""
+        return self.root / "metrics" / task / "onnx" / f"{framework}.json"
+
+    def curves(self, task: str, framework: str) -> Path:
+        """Validation curves averaged over seeds (DVC plots), written by the report."""
+        return self.root / "reports" / "curves" / task / f"{framework}.csv"
+
+    def report(self, suffix: str) -> Path:
+        """The comparison report: `html` (self-contained), `md`, and `json` (the numbers behind both)."""
+        return self.root / "reports" / f"comparison.{suffix}"
+
     def registry(self, task: str) -> Path:
         """What register did for a task: versions, aliases, the champion."""
         return self.root / "metrics" / task / "registry.json"

@@ -18,7 +18,24 @@ TEST_MACRO_F1 = "test_macro_f1"
 TEST_LOG_LOSS = "test_log_loss"
 LATENCY_P50 = "latency_ms_p50"
 LATENCY_P95 = "latency_ms_p95"
+LATENCY_P99 = "latency_ms_p99"
+THROUGHPUT = "inference_examples_per_s"  # at latency.throughput_batch
 PARAM_COUNT = "param_count"
+# Speed of training: compile/trace time apart from steady throughput (warm-up steps excluded).
+COMPILE_TIME = "compile_time_s"
+TRAIN_THROUGHPUT = "train_examples_per_s"
+STEP_TIME = "step_time_ms"
+# Resources.
+PEAK_RSS = "peak_rss_mb"            # high-water resident memory of the training process
+TRAIN_RSS = "train_rss_mb"          # that peak minus the resident memory before the model was built
+MODEL_SIZE = "model_size_mb"        # the saved native model on disk
+FLOPS_PER_EXAMPLE = "flops_per_example"   # forward pass, from the model spec
+ACHIEVED_FLOPS = "achieved_gflops"  # training: 3 x forward FLOPs x examples/s
+MFU = "mfu"                         # achieved / this machine's measured matmul peak
+# ONNX: the same latency names with this prefix, plus the parity check.
+ONNX_PREFIX = "onnx_"
+ONNX_MAX_ABS_DIFF = "onnx_max_abs_diff"
+ONNX_SIZE = "onnx_size_mb"
 
 # Per-epoch curves, in the order of the history CSV's columns.
 EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACCURACY, VAL_LOSS, VAL_ACCURACY, EPOCH_TIME, LEARNING_RATE)
@@ -30,6 +47,10 @@ TAG_SEED = "crosstrain.seed"
 TAG_MODEL = "crosstrain.model"
 TAG_GIT_COMMIT = "mlflow.source.git.commit"
 TAG_DATA_DIGEST = "crosstrain.data_digest"
+TAG_MODE = "crosstrain.mode"            # eager-fp32, compiled-fp32, ... (see config.MODES)
+TAG_KIND = "crosstrain.kind"            # "training", "mode" (a timed mode run) or "comparison" (the parent)
+TAG_PARENT = "mlflow.parentRunId"       # MLflow's own nesting tag
+KIND_TRAINING, KIND_MODE, KIND_COMPARISON = "training", "mode", "comparison"
 
 # --- model registry ------------------------------------------------------------------------------
 CHAMPION_ALIAS = "champion"
@@ -48,3 +69,11 @@ VALIDATION_FILE = "validation.json"
 DATA_DOCS_DIR = "data_docs"
 TRAIN_INFO_FILE = "train.json"
 HISTORY_FILE = "history.json"
+HISTORY_CSV = "history.csv"          # every seed's epochs: seed, epoch, EPOCH_METRICS..., wall_time_s
+PREDICTIONS_CSV = "predictions.csv"  # every seed's test predictions: seed, index, actual, predicted
+WALL_TIME = "wall_time_s"            # cumulative training time at the end of an epoch
+
+
+def seed_dir(seed: int) -> str:
+    """The sub-directory of one seed's model inside models/<task>/<framework>/."""
+    return f"seed-{seed}"
