@@ -18,6 +18,7 @@ import click
 import typer
 
 from crosstrain import __version__
+from crosstrain.cli import export as export_cli
 from crosstrain.cli import info, pipeline, steps
 from crosstrain.errors import CrosstrainError
 
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.registered_commands += steps.app.registered_commands
 app.command()(info.summary)
 app.command()(info.schema)
+app.command()(export_cli.export)
 app.add_typer(pipeline.app, name="pipeline")
 
 
