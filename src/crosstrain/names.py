@@ -13,6 +13,7 @@ VAL_ACCURACY = "val_accuracy"
 TRAIN_TIME = "train_time_s"
 EPOCH_TIME = "epoch_time_s"
 LEARNING_RATE = "learning_rate"
+FINAL_VAL_ACCURACY = "final_val_accuracy"  # the last epoch's val_accuracy: picks the seed to register
 TEST_ACCURACY = "test_accuracy"
 TEST_MACRO_F1 = "test_macro_f1"
 TEST_LOG_LOSS = "test_log_loss"
@@ -74,6 +75,9 @@ PREDICTIONS_CSV = "predictions.csv"  # every seed's test predictions: seed, inde
 WALL_TIME = "wall_time_s"            # cumulative training time at the end of an epoch
 
 
+SEED_DIR_PREFIX = "seed-"
+
+
 def seed_dir(seed: int) -> str:
     """The sub-directory of one seed's model inside models/<task>/<framework>/."""
-    return f"seed-{seed}"
+    return f"{SEED_DIR_PREFIX}{seed}"

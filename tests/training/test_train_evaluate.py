@@ -16,37 +16,60 @@ from crosstrain.training.step import train
 
 
 @pytest.mark.parametrize("framework", list(Framework))
-def test_train_then_evaluate_logs_one_run(framework, iris_prepared, mlflow_store, small_settings, tmp_path):
-    # Given prepared iris and an empty MLflow store
+def test_train_then_evaluate_logs_one_run_per_seed(framework, iris_prepared, mlflow_store, small_settings, tmp_path):
+    # Given prepared iris, two seeds and an empty MLflow store
+    settings = small_settings.model_copy(update={"seeds": [3, 7]})
     model_dir = tmp_path / "models" / framework
+    (model_dir / names.seed_dir(99)).mkdir(parents=True)  # left by an earlier run with other seeds
     # When the model is trained and evaluated
-    info = train("iris", small_settings, framework, iris_prepared, model_dir)
-    result = evaluate("iris", small_settings, framework, iris_prepared, model_dir,
+    infos = train("iris", settings, framework, iris_prepared, model_dir)
+    result = evaluate("iris", settings, framework, iris_prepared, model_dir,
                       tmp_path / "metrics.json", tmp_path / "plots")
 
-    # Then the native model, history and train.json are on disk
-    assert (model_dir / names.TRAIN_INFO_FILE).exists()
-    assert len(json.loads((model_dir / names.HISTORY_FILE).read_text())) == small_settings.train.epochs
-    assert json.loads((tmp_path / "metrics.json").read_text())[names.TEST_ACCURACY] == result[names.TEST_ACCURACY]
+    # Then each seed's native model, history and train.json are on disk, and no other seed's
+    assert sorted(p.name for p in model_dir.iterdir()) == [names.seed_dir(3), names.seed_dir(7)]
+    assert [info["seed"] for info in infos] == [3, 7]
+    for info in infos:
+        seed_dir = model_dir / names.seed_dir(info["seed"])
+        assert len(json.loads((seed_dir / names.HISTORY_FILE).read_text())) == settings.train.epochs
+        # and: the speed and resource figures a fair comparison needs
+        assert info[names.TRAIN_THROUGHPUT] > 0 and info[names.COMPILE_TIME] >= 0
+        assert info[names.PEAK_RSS] > info[names.TRAIN_RSS] >= 0
+        assert info[names.FLOPS_PER_EXAMPLE] > 0 and info["threads"] == settings.train.threads
+    # and: different seeds start from different weights, so they end differently
+    assert infos[0]["weights_sha256"] != infos[1]["weights_sha256"]
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written == json.loads(json.dumps(result))
+    assert [run["seed"] for run in written["runs"]] == [3, 7]
+    assert written["mean"][names.TEST_ACCURACY] == pytest.approx(
+        sum(run[names.TEST_ACCURACY] for run in written["runs"]) / 2)
+    for run in written["runs"]:
+        assert run[names.LATENCY_P99] >= run[names.LATENCY_P50] > 0 and run[names.MODEL_SIZE] > 0
     assert {p.name for p in (tmp_path / "plots").iterdir()} == {
         "history.csv", "predictions.csv", "confusion.json", "confusion.png"}
+    history = (tmp_path / "plots" / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + 2 * settings.train.epochs and history[0].endswith(names.WALL_TIME)
+    predictions = (tmp_path / "plots" / "predictions.csv").read_text().splitlines()
+    assert len(predictions) == 1 + 2 * written["test_rows"]
     assert not [p for p in tmp_path.rglob(".*.tmp")]
 
-    # And MLflow holds one run with the shared vocabulary of tags, params and metrics
+    # And MLflow holds one run per seed with the shared vocabulary of tags, params and metrics
     mlflow.set_tracking_uri(mlflow_store)
-    run = MlflowClient().get_run(info["run_id"])
-    assert run.data.tags[names.TAG_TASK] == "iris"
-    assert run.data.tags[names.TAG_FRAMEWORK] == framework
-    assert run.data.tags[names.TAG_SEED] == str(small_settings.seed)
-    assert run.data.params["epochs"] == str(small_settings.train.epochs)
-    assert run.data.metrics[names.TEST_ACCURACY] == pytest.approx(result[names.TEST_ACCURACY])
-    history = MlflowClient().get_metric_history(info["run_id"], names.VAL_ACCURACY)
-    assert [m.step for m in history] == list(range(small_settings.train.epochs))
-    dataset = run.inputs.dataset_inputs[0].dataset
-    meta = json.loads((iris_prepared / names.META_FILE).read_text())
-    assert meta["digest"].startswith(dataset.digest)
-    # And the model logged to MLflow loads back and predicts like the local one
-    loaded = mlflow.pyfunc.load_model(info["model_uri"])
+    for info, scored in zip(infos, written["runs"], strict=True):
+        run = MlflowClient().get_run(info["run_id"])
+        assert run.data.tags[names.TAG_TASK] == "iris"
+        assert run.data.tags[names.TAG_FRAMEWORK] == framework
+        assert run.data.tags[names.TAG_SEED] == str(info["seed"])
+        assert run.data.tags[names.TAG_MODE] == "eager-fp32"
+        assert run.data.params["epochs"] == str(settings.train.epochs)
+        assert run.data.metrics[names.TEST_ACCURACY] == pytest.approx(scored[names.TEST_ACCURACY])
+        steps = MlflowClient().get_metric_history(info["run_id"], names.VAL_ACCURACY)
+        assert [m.step for m in steps] == list(range(settings.train.epochs))
+        dataset = run.inputs.dataset_inputs[0].dataset
+        meta = json.loads((iris_prepared / names.META_FILE).read_text())
+        assert meta["digest"].startswith(dataset.digest)
+    # And the model logged to MLflow loads back with its signature
+    loaded = mlflow.pyfunc.load_model(infos[0]["model_uri"])
     assert loaded.metadata.signature is not None
 
 

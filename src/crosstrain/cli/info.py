@@ -26,7 +26,7 @@ def summary(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
 
     cfg = settings(params, set_)
     layout = Layout()
-    table = Table(title="crosstrain results (test split)")
+    table = Table(title=f"crosstrain results (test split, mean of {len(cfg.seeds)} seeds)")
     for column in ("task", "framework", "test accuracy", "macro-F1", "train time", "p50 latency", "registry"):
         table.add_column(column, justify="left" if column in ("task", "framework", "registry") else "right")
     for task, task_cfg in cfg.tasks.items():
@@ -39,15 +39,17 @@ def summary(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
             if not path.exists():
                 table.add_row(task, str(fw), "-", "-", "-", "-", "not run")
                 continue
-            mtr = read_json(path)
+            mtr = read_json(path).get("mean", {})
             version = registry.get("versions", {}).get(str(fw), {}).get("version")
-            badge = (f"v{version}" if version else "") + (" champion" if champion == fw else "")
+            crowned = champion == fw and (registry.get("champion") or {}).get("version") == version
+            badge = (f"v{version}" if version else "") + (" champion" if crowned else "")
             table.add_row(task, str(fw), f"{mtr[names.TEST_ACCURACY]:.3f}", f"{mtr[names.TEST_MACRO_F1]:.3f}",
                           f"{mtr[names.TRAIN_TIME]:.2f} s", f"{mtr[names.LATENCY_P50]:.3f} ms", badge.strip())
     # Wide enough for the table even when stdout is a pipe (make, CI), where rich assumes 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 110)
     console.print(table)
     console.print(
+        "Report: [bold]reports/comparison.html[/] · [bold]crosstrain compare --last[/]\n"
         "Next: [bold]make ui[/] (MLflow UI on mlflow.db) · [bold]dvc metrics show[/] · "
         "[bold]dvc plots show[/] (writes dvc_plots/index.html) · edit params.yaml, then [bold]dvc repro[/]"
     )

@@ -62,9 +62,12 @@ def train(
     set_: SetOpt = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", "-w", min=1, help="Local worker processes (overrides train.distributed.workers).")] = None,
+    seed: Annotated[list[int] | None, typer.Option(
+        "--seed", metavar="N", help="Train only this seed (repeatable); default: every seed in params' `seeds`.")] = None,
 ) -> None:
-    """Train the task's model in one framework from the shared initial weights and batch order.
+    """Train the task's model in one framework, once per seed, from the shared initial weights and batch order.
 
+    Each seed is one MLflow run and one model under models/<task>/<framework>/seed-<N>/.
     With several workers this process launches them (torchrun for PyTorch, TF_CONFIG workers for
     TensorFlow); started by a launcher, it is one of the workers.
     """
@@ -75,59 +78,54 @@ def train(
     cfg.task(task)
     _require_validated(task)
     budget = cfg.train_for(task)
+    seeds = list(seed) if seed else None
     if budget.distributed.workers > 1 and not env.launched(framework):
         args = ["train", "--task", task, "--framework", framework.value, "--params", str(params),
-                *[part for override in overrides for part in ("--set", override)]]
+                *[part for override in overrides for part in ("--set", override)],
+                *[part for s in seeds or [] for part in ("--seed", str(s))]]
         launch.run(framework, budget.distributed.workers, args, threads=budget.threads)
-        result = read_json(layout.model(task, framework) / names.TRAIN_INFO_FILE)
+        results = [read_json(layout.model(task, framework) / names.seed_dir(s) / names.TRAIN_INFO_FILE)
+                   for s in seeds or cfg.seeds]
     else:
         from crosstrain.training.step import train as run
 
-        result = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework))
-        if "run_id" not in result:
+        results = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework), seeds)
+        if not results or "run_id" not in results[0]:
             return  # a worker other than rank 0: the chief reports
-    workers_note = f" on {result['world_size']} workers" if result.get("world_size", 1) > 1 else ""
-    typer.echo(
-        f"train {task}/{framework}{workers_note}: {result['epochs']} epochs "
-        f"in {result[names.TRAIN_TIME]:.2f}s, "
-        f"val_accuracy {result['final'][names.VAL_ACCURACY]:.3f}, run {result['run_id']}"
-    )
+    for result in results:
+        workers_note = f" on {result['world_size']} workers" if result.get("world_size", 1) > 1 else ""
+        typer.echo(
+            f"train {task}/{framework} seed {result['seed']}{workers_note}: {result['epochs']} epochs "
+            f"in {result[names.TRAIN_TIME]:.2f}s ({result[names.TRAIN_THROUGHPUT]:.0f} ex/s, "
+            f"compile {result[names.COMPILE_TIME]:.2f}s), "
+            f"val_accuracy {result['final'][names.VAL_ACCURACY]:.3f}, run {result['run_id']}"
+        )
 
 
 @app.command()
 def evaluate(task: TaskOpt, framework: FrameworkOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
-    """Score a trained model on the test split: accuracy, macro-F1, log-loss, confusion matrix, latency."""
+    """Score every seed's model on the test split: accuracy, macro-F1, log-loss, confusion, latency, size."""
     from crosstrain.evaluation.evaluate import evaluate as run
 
     cfg = settings(params, set_)
     cfg.task(task)
     result = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework),
                  layout.metrics(task, framework), layout.plots(task, framework))
+    mean = result["mean"]
     typer.echo(
-        f"evaluate {task}/{framework}: test_accuracy {result[names.TEST_ACCURACY]:.3f}, "
-        f"macro-F1 {result[names.TEST_MACRO_F1]:.3f}, p50 latency {result[names.LATENCY_P50]:.3f} ms"
+        f"evaluate {task}/{framework}: {len(result['runs'])} seeds, mean test_accuracy "
+        f"{mean[names.TEST_ACCURACY]:.3f}, macro-F1 {mean[names.TEST_MACRO_F1]:.3f}, "
+        f"p50 latency {mean[names.LATENCY_P50]:.3f} ms"
     )
 
 
 @app.command()
 def register(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
-    """Register every framework's model in the MLflow Model Registry and crown the champion."""
+    """Register every framework's model in the MLflow Model Registry; the gate decides on `champion`."""
     from crosstrain.tracking.registry import register as run
 
     cfg = settings(params, set_)
     cfg.task(task)
-    result = run(
-        task,
-        cfg,
-        {fw: layout.model(task, fw) for fw in cfg.frameworks},
-        {fw: layout.metrics(task, fw) for fw in cfg.frameworks},
-        layout.registry(task),
-    )
-    champion = result.get("champion")
-    crowned = (
-        f"champion: {champion['framework']} (version {champion['version']}, {result['metric']} {champion['score']:.3f})"
-        if champion
-        else f"no champion: no model reached {result['metric']} >= {result['min_score']}"
-    )
+    result = run(task, cfg, {fw: layout.metrics(task, fw) for fw in cfg.frameworks}, layout.registry(task))
     versions = ", ".join(f"{fw}=v{entry['version']}" for fw, entry in result["versions"].items())
-    typer.echo(f"register {task}: {result['model']} versions {versions}; {crowned}")
+    typer.echo(f"register {task}: {result['model']} versions {versions}; {result['decision']}")

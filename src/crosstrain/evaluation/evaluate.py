@@ -1,17 +1,16 @@
-"""The evaluate step: a trained model on the test split, with metrics both frameworks share.
+"""The evaluate step: every seed's trained model on the test split, with metrics both frameworks share.
 
     crosstrain evaluate --task iris --framework tensorflow
 
-Writes `metrics/<task>/<framework>.json` (DVC metrics) and `plots/<task>/<framework>/` (per-epoch
-curves, predictions for a confusion plot, the confusion matrix as JSON and PNG), and adds the test
-metrics to the training run in MLflow.
+Writes `metrics/<task>/<framework>.json` (DVC metrics: one row per seed and their means) and
+`plots/<task>/<framework>/` (every seed's per-epoch curves and test predictions, the confusion
+matrix summed over seeds as JSON and PNG), and adds each seed's test metrics to its training run.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,38 +19,30 @@ from crosstrain import backends, names
 from crosstrain.config import Framework, Settings
 from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.errors import MissingInputError
+from crosstrain.evaluation import latency
 from crosstrain.evaluation import metrics as m
 from crosstrain.io import atomic_dir, atomic_write_json, read_json
+from crosstrain.resources import dir_size_mb
 from crosstrain.tracking import service
 from crosstrain.training.loop import predict_in_chunks
 
-LATENCY_WARMUP = 20
-LATENCY_CALLS = 200
 
-
-def batch1_latency(predict, x: np.ndarray) -> list[float]:
-    """Seconds per single-example prediction, over LATENCY_CALLS calls after LATENCY_WARMUP warm-up calls."""
-    rows = [np.ascontiguousarray(x[i % len(x)][None, ...]) for i in range(LATENCY_WARMUP + LATENCY_CALLS)]
-    durations = []
-    for i, row in enumerate(rows):
-        start = time.perf_counter()
-        predict(row)
-        if i >= LATENCY_WARMUP:
-            durations.append(time.perf_counter() - start)
-    return durations
-
-
-def _write_plots(directory: Path, history: list[dict], classes: list[str], y: np.ndarray, pred: np.ndarray,
-                 matrix: np.ndarray, title: str) -> None:
-    with open(directory / "history.csv", "w", newline="") as handle:
+def _write_plots(directory: Path, histories: dict[int, list[dict]], classes: list[str], y: np.ndarray,
+                 predictions: dict[int, np.ndarray], matrix: np.ndarray, title: str) -> None:
+    """Every seed's curves and test predictions as CSV (DVC plots, the report), the summed confusion as JSON/PNG."""
+    with open(directory / names.HISTORY_CSV, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["epoch", *names.EPOCH_METRICS])
-        for epoch, stats in enumerate(history):
-            writer.writerow([epoch, *(f"{stats[k]:.6g}" for k in names.EPOCH_METRICS)])
-    with open(directory / "predictions.csv", "w", newline="") as handle:
+        writer.writerow(["seed", "epoch", *names.EPOCH_METRICS, names.WALL_TIME])
+        for seed, history in histories.items():
+            wall = 0.0
+            for epoch, stats in enumerate(history):
+                wall += stats[names.EPOCH_TIME]
+                writer.writerow([seed, epoch, *(f"{stats[k]:.6g}" for k in names.EPOCH_METRICS), f"{wall:.6g}"])
+    with open(directory / names.PREDICTIONS_CSV, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["actual", "predicted"])
-        writer.writerows(zip((classes[i] for i in y), (classes[i] for i in pred), strict=True))
+        writer.writerow(["seed", "index", "actual", "predicted"])
+        for seed, pred in predictions.items():
+            writer.writerows((seed, i, classes[a], classes[p]) for i, (a, p) in enumerate(zip(y, pred, strict=True)))
     (directory / "confusion.json").write_text(
         json.dumps({"classes": classes, "matrix": matrix.tolist()}, indent=2) + "\n"
     )
@@ -74,48 +65,83 @@ def _write_plots(directory: Path, history: list[dict], classes: list[str], y: np
     plt.close(fig)
 
 
-def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path, model_dir: Path,
-             metrics_file: Path, plots_dir: Path) -> dict:
-    """Evaluate one trained model on the test split; returns the metrics written to `metrics_file`."""
-    framework = Framework(framework)
-    info_path = Path(model_dir) / names.TRAIN_INFO_FILE
+# train.json figures copied into each seed's row of the metrics file.
+TRAIN_FIGURES = (names.TRAIN_TIME, names.COMPILE_TIME, names.TRAIN_THROUGHPUT, names.STEP_TIME, names.PEAK_RSS,
+                 names.TRAIN_RSS, names.PARAM_COUNT, names.FLOPS_PER_EXAMPLE, names.ACHIEVED_FLOPS)
+
+
+def _seed_info(task: str, framework: Framework, model_dir: Path, digest: str, prepared: Path) -> dict:
+    info_path = model_dir / names.TRAIN_INFO_FILE
     if not info_path.exists():
-        raise MissingInputError(f"{info_path} not found: run `crosstrain train --task {task} --framework {framework}`")
+        raise MissingInputError(
+            f"{info_path} not found: run `crosstrain train --task {task} --framework {framework}`")
     info = read_json(info_path)
-    meta = load_meta(prepared)
-    if info["data_digest"] != meta["digest"]:
+    if info["data_digest"] != digest:
         raise MissingInputError(
             f"{model_dir} was trained on data {info['data_digest'][:12]} but {prepared} holds "
-            f"{meta['digest'][:12]}: retrain it (`dvc repro` does this)"
+            f"{digest[:12]}: retrain it (`dvc repro` does this)"
         )
+    return info
+
+
+def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path, model_dir: Path,
+             metrics_file: Path, plots_dir: Path) -> dict:
+    """Evaluate every seed's trained model on the test split; returns what is written to `metrics_file`.
+
+    Every seed is scored on the same test rows in the same order, so the report can pair the
+    frameworks' predictions example by example.
+    """
+    framework = Framework(framework)
+    meta = load_meta(prepared)
     test = load_split(prepared, "test")
     classes = meta["classes"]
+    infos = {seed: _seed_info(task, framework, Path(model_dir) / names.seed_dir(seed), meta["digest"], prepared)
+             for seed in settings.seeds}
 
-    backends.training(framework).configure(settings.train_for(task).threads, settings.seed)
+    budget = settings.train_for(task)
+    backends.training(framework).configure(budget.threads, settings.seeds[0])
     models = backends.models(framework)
-    model = models.load(model_dir)
-    predict = models.make_predict(model)
-    logits = predict_in_chunks(predict, test)
-    pred = np.argmax(logits, axis=1)
-    matrix = m.confusion(test.y, pred, len(classes))
-    p50, p95 = m.percentiles_ms(batch1_latency(predict, test.x))
+    runs, predictions, histories = [], {}, {}
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for seed, info in infos.items():
+        seed_dir = Path(model_dir) / names.seed_dir(seed)
+        model = models.load(seed_dir)
+        predict = models.make_predict(model)
+        logits = predict_in_chunks(predict, test)
+        predictions[seed] = np.argmax(logits, axis=1)
+        seed_matrix = m.confusion(test.y, predictions[seed], len(classes))
+        matrix += seed_matrix
+        histories[seed] = read_json(seed_dir / names.HISTORY_FILE)
+        scores = {
+            names.TEST_ACCURACY: m.accuracy(logits, test.y),
+            names.TEST_MACRO_F1: m.macro_f1(seed_matrix),
+            names.TEST_LOG_LOSS: m.cross_entropy(logits, test.y),
+            **latency.measure(predict, test.x, settings.latency),
+            names.MODEL_SIZE: dir_size_mb(seed_dir),
+        }
+        runs.append({
+            "seed": seed, "run_id": info["run_id"], "model_uri": info["model_uri"],
+            names.FINAL_VAL_ACCURACY: info["final"].get(names.VAL_ACCURACY),
+            "epochs": info["epochs"], **scores,
+            **{k: info[k] for k in TRAIN_FIGURES if k in info},
+        })
+    numeric = [k for k, v in runs[0].items() if isinstance(v, float | int) and not isinstance(v, bool) and k != "seed"]
     result = {
         "task": task,
         "framework": str(framework),
-        names.TEST_ACCURACY: m.accuracy(logits, test.y),
-        names.TEST_MACRO_F1: m.macro_f1(matrix),
-        names.TEST_LOG_LOSS: m.cross_entropy(logits, test.y),
-        names.TRAIN_TIME: info[names.TRAIN_TIME],
-        names.LATENCY_P50: p50,
-        names.LATENCY_P95: p95,
-        names.PARAM_COUNT: info[names.PARAM_COUNT],
+        "mode": budget.mode,
+        "threads": budget.threads,
+        "seeds": list(infos),
         "test_rows": len(test),
+        "runs": runs,
+        "mean": {k: float(np.mean([r[k] for r in runs])) for k in numeric},
     }
-    history = read_json(Path(model_dir) / names.HISTORY_FILE)
     with atomic_dir(plots_dir) as tmp:
-        _write_plots(tmp, history, classes, test.y, pred, matrix, f"{task} / {framework}")
-        with service.resume_run(settings.mlflow, info["run_id"]):
-            service.log_metrics({k: v for k, v in result.items() if isinstance(v, float)})
-            service.log_artifacts(tmp, artifact_path="evaluation")
+        _write_plots(tmp, histories, classes, test.y, predictions, matrix,
+                     f"{task} / {framework} (all {len(infos)} seeds)")
+        for run in runs:
+            with service.resume_run(settings.mlflow, run["run_id"]):
+                service.log_metrics({k: v for k, v in run.items() if k in numeric and isinstance(v, float)})
+                service.log_artifacts(tmp, artifact_path="evaluation")
         atomic_write_json(metrics_file, result)
     return result

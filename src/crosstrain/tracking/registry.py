@@ -1,9 +1,12 @@
 """The register step: put each framework's trained model in the MLflow Model Registry.
 
 One registered model per task, `crosstrain-<task>`. Every run of this step adds one version per
-framework, points the alias `<framework>` (`tensorflow`, `pytorch`) at it, and moves `champion` to
-the best of the new versions if it reaches `register.min_score`. Load the winner with
-`mlflow.pyfunc.load_model("models:/crosstrain-iris@champion")`.
+framework (its seed with the best validation accuracy: the test split is not used to choose),
+points the alias `<framework>` (`tensorflow`, `pytorch`) at it, and lets the champion gate
+(crosstrain.tracking.gate) decide whether the better framework's version takes `champion`: it must
+reach the task's min_score and beat the current champion's mean by `register.min_delta`, with the
+confidence intervals over seeds apart. The decision and its reason are tags on the version.
+Load the winner with `mlflow.pyfunc.load_model("models:/crosstrain-iris@champion")`.
 
     crosstrain register --task iris
 """
@@ -19,33 +22,44 @@ from typing import Any
 
 from crosstrain.config import Settings
 from crosstrain.errors import CrosstrainError, MissingInputError, TrackingError
+from crosstrain.evaluation.stats import Interval, mean_ci
 from crosstrain.io import atomic_write_json, read_json
 from crosstrain.names import (
-    TEST_LOG_LOSS,
     CHAMPION_ALIAS,
+    FINAL_VAL_ACCURACY,
     TAG_FRAMEWORK,
     TAG_SEED,
     TAG_TASK,
-    TRAIN_INFO_FILE,
+    TEST_LOG_LOSS,
     registered_model_name,
 )
 from crosstrain.tracking import service
+from crosstrain.tracking.gate import decide
 
 log = logging.getLogger(__name__)
 
-TRAIN_KEYS = ("task", "framework", "run_id", "model_uri")
+RUN_KEYS = ("run_id", "model_uri")
+# Tags on every version: the interval its framework's seeds gave, so a later gate can compare with it.
+TAG_GATE_METRIC = "crosstrain.gate.metric"
+TAG_GATE_MEAN, TAG_GATE_LOW, TAG_GATE_HIGH, TAG_GATE_N = (
+    "crosstrain.gate.mean", "crosstrain.gate.low", "crosstrain.gate.high", "crosstrain.gate.seeds")
+TAG_GATE_DECISION, TAG_GATE_REASON = "crosstrain.gate.decision", "crosstrain.gate.reason"
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One framework's trained model, checked and ready to register."""
+    """One framework's trained models (one per seed), checked; `run_id`/`model_uri` is the one to register."""
 
     framework: str
     run_id: str
     model_uri: str
-    score: float
     seed: int | None
-    log_loss: float = math.inf  # breaks ties in `score`: the better-calibrated model wins
+    interval: Interval  # of the register metric over seeds
+    log_loss: float = math.inf  # mean over seeds; breaks ties in the metric: the better-calibrated wins
+
+    @property
+    def score(self) -> float:
+        return self.interval.mean
 
 
 # --- inputs: all read and checked before the registry is touched ---------------------------------
@@ -67,70 +81,59 @@ def _load(path: Path, step: str) -> dict[str, Any]:
     return data
 
 
-def _candidate(task: str, framework: str, model_dir: Path, metric_file: Path, metric: str) -> Candidate:
-    train_file = Path(model_dir) / TRAIN_INFO_FILE
-    info = _load(train_file, f"the train step for {task}/{framework}")
-    for key in TRAIN_KEYS:
-        if not isinstance(info.get(key), str) or not info[key]:
-            raise CrosstrainError(f"{train_file}: {key!r} is missing or not a string")
-    if info["task"] != task:
-        raise CrosstrainError(f"{train_file} is for task {info['task']!r}, not {task!r}")
-    if info["framework"] != framework:
-        raise CrosstrainError(f"{train_file} is for framework {info['framework']!r}, not {framework!r}")
-
-    metrics = _load(metric_file, f"the evaluate step for {task}/{framework}")
-    # evaluate also records whose metrics these are: catch a file copied from another task or framework.
-    for key, expected in (("task", task), ("framework", framework)):
-        if key in metrics and metrics[key] != expected:
-            raise CrosstrainError(f"{metric_file} is for {key} {metrics[key]!r}, not {expected!r}")
-    if metric not in metrics:
-        raise CrosstrainError(f"{metric_file} has no metric {metric!r} (register.metric); rerun evaluate")
-    score = metrics[metric]
+def _finite(value: Any) -> bool:
     # bool is an int subclass; a JSON true is no score.
-    if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
-        raise CrosstrainError(f"{metric_file}: {metric!r} is {score!r}, not a finite number")
-    seed = info.get("seed")
-    log_loss = metrics.get(TEST_LOG_LOSS)
-    return Candidate(
-        framework,
-        info["run_id"],
-        info["model_uri"],
-        float(score),
-        seed if isinstance(seed, int) else None,
-        float(log_loss) if isinstance(log_loss, int | float) and math.isfinite(log_loss) else math.inf,
-    )
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
-def read_candidates(
-    task: str, settings: Settings, model_dirs: dict[str, Path], metric_files: dict[str, Path]
-) -> list[Candidate]:
-    """Check every framework's train.json and metrics file; ordered as `settings.frameworks` lists them.
+def _candidate(task: str, framework: str, metric_file: Path, metric: str, settings: Settings) -> Candidate:
+    metrics = _load(metric_file, f"the evaluate step for {task}/{framework}")
+    # evaluate records whose metrics these are: catch a file copied from another task or framework.
+    for key, expected in (("task", task), ("framework", framework)):
+        if metrics.get(key) != expected:
+            raise CrosstrainError(f"{metric_file} is for {key} {metrics.get(key)!r}, not {expected!r}")
+    runs = metrics.get("runs")
+    if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
+        raise CrosstrainError(f"{metric_file}: 'runs' must be a non-empty list of per-seed results; rerun evaluate")
+    for i, run in enumerate(runs):
+        for key in RUN_KEYS:
+            if not isinstance(run.get(key), str) or not run[key]:
+                raise CrosstrainError(f"{metric_file}: runs[{i}].{key} is missing or not a string")
+        if not _finite(run.get(metric)):
+            raise CrosstrainError(
+                f"{metric_file}: runs[{i}].{metric} (register.metric) is {run.get(metric)!r}, not a finite number")
+    interval = mean_ci([float(r[metric]) for r in runs], settings.report.confidence,
+                       settings.report.bootstrap_samples)
+    # The version to register: the best seed on validation data (max keeps the first of equals).
+    chosen = max(runs, key=lambda r: r[FINAL_VAL_ACCURACY] if _finite(r.get(FINAL_VAL_ACCURACY)) else -math.inf)
+    losses = [float(r[TEST_LOG_LOSS]) for r in runs if _finite(r.get(TEST_LOG_LOSS))]
+    seed = chosen.get("seed")
+    return Candidate(framework, chosen["run_id"], chosen["model_uri"], seed if isinstance(seed, int) else None,
+                     interval, sum(losses) / len(losses) if losses else math.inf)
 
-    The order matters: a tie for champion goes to the framework listed first.
+
+def read_candidates(task: str, settings: Settings, metric_files: dict[str, Path]) -> list[Candidate]:
+    """Check every framework's metrics file; ordered as `settings.frameworks` lists them.
+
+    The order matters: a full tie goes to the framework listed first.
     """
-    if not model_dirs:
-        raise CrosstrainError(f"nothing to register for task {task!r}: no trained models given")
-    if set(model_dirs) != set(metric_files):
-        raise CrosstrainError(
-            f"register {task!r}: models for {sorted(model_dirs)} but metrics for {sorted(metric_files)}"
-        )
+    if not metric_files:
+        raise CrosstrainError(f"nothing to register for task {task!r}: no evaluated models given")
     # Plain strings from here on: they become alias names and JSON keys, whatever enum the caller used.
-    model_dirs = {str(fw): Path(path) for fw, path in model_dirs.items()}
     metric_files = {str(fw): Path(path) for fw, path in metric_files.items()}
     listed = [str(fw) for fw in settings.frameworks]
-    order = sorted(model_dirs, key=lambda fw: listed.index(fw) if fw in listed else len(listed))
+    order = sorted(metric_files, key=lambda fw: listed.index(fw) if fw in listed else len(listed))
     metric = settings.registry.metric
-    return [_candidate(task, fw, model_dirs[fw], metric_files[fw], metric) for fw in order]
+    return [_candidate(task, fw, metric_files[fw], metric, settings) for fw in order]
 
 
-def pick_champion(candidates: list[Candidate], min_score: float) -> Candidate | None:
-    """The best-scoring candidate that reaches `min_score`.
+def pick_best(candidates: list[Candidate]) -> Candidate:
+    """The framework with the best mean score: the one the gate weighs against the champion.
 
-    On small test sets accuracies tie often; a tie goes to the lower test log-loss, and only a tie in
-    both goes to the framework listed first (max keeps the first of equals).
+    On small test sets accuracies tie often; a tie goes to the lower mean test log-loss, and only a
+    tie in both goes to the framework listed first (max keeps the first of equals).
     """
-    qualified = [c for c in candidates if c.score >= min_score]
-    return max(qualified, key=lambda c: (c.score, -c.log_loss)) if qualified else None
+    return max(candidates, key=lambda c: (c.score, -c.log_loss))
 
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -163,8 +166,11 @@ def _ensure_registered_model(client, name: str, task: str) -> None:
 
 
 def _register_version(client, name: str, task: str, metric: str, candidate: Candidate) -> str:
-    """Add one version, tagged, and point the framework's alias at it; returns the version number."""
-    tags = {TAG_FRAMEWORK: candidate.framework, TAG_TASK: task, metric: repr(candidate.score)}
+    """Add one version, tagged with its interval, and point the framework's alias at it."""
+    interval = candidate.interval
+    tags = {TAG_FRAMEWORK: candidate.framework, TAG_TASK: task, metric: repr(candidate.score),
+            TAG_GATE_METRIC: metric, TAG_GATE_MEAN: repr(interval.mean), TAG_GATE_LOW: repr(interval.low),
+            TAG_GATE_HIGH: repr(interval.high), TAG_GATE_N: str(interval.n)}
     if candidate.seed is not None:
         tags[TAG_SEED] = str(candidate.seed)
     # The client call, not mlflow.register_model: only it records our run_id for a models:/m-... URI
@@ -182,74 +188,97 @@ def _register_version(client, name: str, task: str, metric: str, candidate: Cand
     return version
 
 
-def _champion_entry(champion: Candidate, versions: dict[str, str]) -> dict[str, Any]:
-    return {"framework": champion.framework, "version": versions[champion.framework], "score": champion.score}
+def current_champion(client, name: str, metric: str) -> tuple[Any, Interval | None]:
+    """(the champion version or None, its interval on `metric` or None when it has none recorded).
+
+    Versions registered before the gate existed carry only `<metric>`: one value, no interval.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
+    except MlflowException:
+        return None, None
+    tags = version.tags
+    if tags.get(TAG_GATE_METRIC) == metric and TAG_GATE_MEAN in tags:
+        return version, Interval(float(tags[TAG_GATE_MEAN]), float(tags[TAG_GATE_LOW]),
+                                 float(tags[TAG_GATE_HIGH]), int(tags[TAG_GATE_N]))
+    if metric in tags:
+        value = float(tags[metric])
+        return version, Interval(value, value, value, 1)
+    return version, None
 
 
-def register(
-    task: str,
-    settings: Settings,
-    model_dirs: dict[str, Path],
-    metric_files: dict[str, Path],
-    out_file: Path,
-) -> dict:
-    """Register each framework's model for `task` and crown the champion; write and return the summary.
+def register(task: str, settings: Settings, metric_files: dict[str, Path], out_file: Path) -> dict:
+    """Register each framework's model for `task` and run the champion gate; write and return the summary.
 
     Args:
         task: The task whose models to register.
-        settings: The validated params; uses `frameworks`, `registry` (params' `register`) and `mlflow`.
-        model_dirs: Framework name -> the train step's output directory (holding train.json).
-        metric_files: Framework name -> the evaluate step's metrics JSON.
+        settings: The validated params; uses `frameworks`, `registry` (params' `register`), `report`
+            (the confidence level) and `mlflow`.
+        metric_files: Framework name -> the evaluate step's metrics JSON (every seed's run).
         out_file: Where to write the summary (registry.json), once registration succeeded.
 
     Returns:
-        `{"model", "metric", "min_score", "versions": {fw: {"version", "run_id", "score"}},
+        `{"model", "metric", "min_score", "min_delta", "versions": {fw: {"version", "run_id", "seed",
+        "score", "low", "high", "seeds"}}, "candidate": fw, "gate": {"decision", "reason"},
         "champion": {"framework", "version", "score"} or None, "decision"}`.
 
     Raises:
-        MissingInputError: A train.json or metrics file does not exist; nothing is registered.
+        MissingInputError: A metrics file does not exist; nothing is registered.
         CrosstrainError: An input is malformed, lacks the metric or is for another task.
         TrackingError: The tracking server or registry failed.
     """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    candidates = read_candidates(task, settings, model_dirs, metric_files)
-    metric, min_score = settings.registry.metric, settings.min_score_for(task)
+    candidates = read_candidates(task, settings, metric_files)
+    metric, min_score, min_delta = settings.registry.metric, settings.min_score_for(task), settings.registry.min_delta
     name = registered_model_name(task)
-    champion = pick_champion(candidates, min_score)
+    best = pick_best(candidates)
 
     uri = service.tracking_uri(settings.mlflow)
     service.connect(settings.mlflow)
     try:
         client = MlflowClient()
         _ensure_registered_model(client, name, task)
+        previous, previous_interval = current_champion(client, name, metric)
+        verdict = decide(metric, best.interval, previous_interval, min_score, min_delta)
         versions = {c.framework: _register_version(client, name, task, metric, c) for c in candidates}
-        if champion is not None:
-            client.set_registered_model_alias(name, CHAMPION_ALIAS, versions[champion.framework])
+        client.set_model_version_tag(name, versions[best.framework], TAG_GATE_DECISION, verdict.decision)
+        client.set_model_version_tag(name, versions[best.framework], TAG_GATE_REASON, verdict.reason)
+        if verdict.promote:
+            client.set_registered_model_alias(name, CHAMPION_ALIAS, versions[best.framework])
     except MlflowException as err:
         raise TrackingError(f"MLflow registry at {uri!r} failed for {name}: {err.message}") from None
     except OSError as err:
         raise TrackingError(f"MLflow registry at {uri!r} is unreachable: {err}") from None
 
-    if champion is None:
-        best = max(candidates, key=lambda c: c.score)
-        decision = (
-            f"no champion: the best {metric} is {best.score:.4f} ({best.framework}), below min_score "
-            f"{min_score}; the {CHAMPION_ALIAS!r} alias was left as it was"
-        )
-        log.warning("%s: %s", name, decision)
+    if verdict.promote:
+        champion = {"framework": best.framework, "version": versions[best.framework], "score": best.score}
+        decision = f"{best.framework} is champion: {verdict.reason}"
+    elif previous is not None:
+        champion = {"framework": previous.tags.get(TAG_FRAMEWORK), "version": str(previous.version),
+                    "score": previous_interval.mean if previous_interval else None}
+        decision = f"champion stays v{previous.version}: {best.framework} {verdict.reason}"
     else:
-        decision = f"{champion.framework} is champion: {metric} {champion.score:.4f} >= {min_score}"
+        champion = None
+        decision = f"no champion: {best.framework} {verdict.reason}"
+    (log.info if verdict.promote else log.warning)("%s: %s", name, decision)
     summary = {
         "model": name,
         "metric": metric,
         "min_score": min_score,
+        "min_delta": min_delta,
         "versions": {
-            c.framework: {"version": versions[c.framework], "run_id": c.run_id, "score": c.score}
+            c.framework: {"version": versions[c.framework], "run_id": c.run_id, "seed": c.seed,
+                          "score": c.score, "low": c.interval.low, "high": c.interval.high,
+                          "seeds": c.interval.n}
             for c in candidates
         },
-        "champion": None if champion is None else _champion_entry(champion, versions),
+        "candidate": best.framework,
+        "gate": {"decision": verdict.decision, "reason": verdict.reason},
+        "champion": champion,
         "decision": decision,
     }
     atomic_write_json(out_file, summary)

@@ -64,15 +64,43 @@ def learning_rate_at(epoch: int, cfg: TrainConfig) -> float:
 
 @dataclass
 class History:
-    """Per-epoch metrics (names from `crosstrain.names.EPOCH_METRICS`), and where early stopping landed."""
+    """Per-epoch metrics (names from `crosstrain.names.EPOCH_METRICS`), and where early stopping landed.
+
+    `warmup` holds the durations of the first `cfg.warmup_steps` optimiser steps, each timed alone:
+    the first includes TensorFlow's trace (or XLA / torch.compile compilation), the rest warm caches.
+    Throughput counts only the steps after them.
+    """
 
     epochs: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+    warmup: list[float] = field(default_factory=list)
+    warmup_examples: int = 0
+    steps: int = 0
+    examples: int = 0
 
     @property
     def train_time(self) -> float:
         return float(sum(e[names.EPOCH_TIME] for e in self.epochs))
+
+    def speed(self) -> dict[str, float]:
+        """Steady throughput and step time (warm-up excluded), and the compile time apart from them.
+
+        The compile (or trace) time is the first step's duration less a steady step's: what the first
+        call costs beyond the work every step does.
+        """
+        steady_time = self.train_time - sum(self.warmup)
+        steady_steps = self.steps - len(self.warmup)
+        steady_examples = self.examples - self.warmup_examples
+        if steady_steps <= 0 or steady_time <= 0:  # a budget no longer than the warm-up: count it all
+            steady_time, steady_steps, steady_examples = self.train_time, self.steps, self.examples
+        step = steady_time / max(1, steady_steps)
+        first = self.warmup[0] if self.warmup else step
+        return {
+            names.COMPILE_TIME: max(0.0, first - step),
+            names.STEP_TIME: step * 1000.0,
+            names.TRAIN_THROUGHPUT: steady_examples / steady_time if steady_time > 0 else 0.0,
+        }
 
     @property
     def last(self) -> dict[str, float]:
@@ -128,7 +156,16 @@ def fit(
         start = time.perf_counter()
         for idx in batch_order(len(train), cfg.batch_size, seed, epoch):
             part = shard(idx, world.rank, world.size)
+            warming = history.steps < cfg.warmup_steps
+            begun = time.perf_counter()
             losses.append(train_step(train.x[part], train.y[part], weight(len(part), len(idx))))
+            if warming:
+                # Timed alone (reading the loss waits for the step), so compilation is not averaged away.
+                losses[-1] = float(losses[-1])
+                history.warmup.append(time.perf_counter() - begun)
+                history.warmup_examples += len(idx)
+            history.steps += 1
+            history.examples += len(idx)
             sizes.append(len(idx))
         # Reading the losses forces any pending device work to finish before the clock stops.
         batch_losses = np.array([float(loss) for loss in losses])

@@ -1,6 +1,7 @@
 """The train step: the same model, data, initial weights, batch order and budget in either framework.
 
-    crosstrain train --task iris --framework pytorch
+    crosstrain train --task iris --framework pytorch              # every seed in params' `seeds`
+    crosstrain train --task iris --framework pytorch --seed 7     # one seed
     crosstrain train --task iris --framework tensorflow --set train.epochs=3
     crosstrain train --task images --framework pytorch --workers 2      # DDP under torchrun
 
@@ -15,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,26 +28,30 @@ from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.distributed import env, scaling, shard
 from crosstrain.distributed.env import World
 from crosstrain.io import atomic_dir
+from crosstrain.models.flops import flops_per_example, training_flops_per_example
 from crosstrain.models.spec import describe, initial_weights
 from crosstrain.progress import epoch_progress
+from crosstrain.resources import track_peak_memory
 from crosstrain.tracking import service
 from crosstrain.training.loop import fit
 
 log = logging.getLogger(__name__)
 
 
-def run_params(settings: Settings, task: str, framework: Framework, meta: dict, world: World | None = None,
-               backend: str = "none") -> dict:
+def run_params(settings: Settings, task: str, framework: Framework, meta: dict, seed: int,
+               world: World | None = None, backend: str = "none") -> dict:
     """The MLflow params of a training run: identical names for both frameworks."""
     cfg, world = settings.tasks[task], world or World()
     budget = settings.train_for(task)
     return {
         "task": task,
         "framework": str(framework),
-        "seed": settings.seed,
+        "seed": seed,
+        "split_seed": settings.seed,
         "model": describe(cfg.model),
         "model_spec": json.dumps(cfg.model.model_dump(), sort_keys=True),
         **budget.model_dump(exclude={"distributed"}),
+        "mode": budget.mode,
         "limit": cfg.limit,
         "train_rows": meta["rows"]["train"],
         "data_digest": meta["digest"],
@@ -55,14 +61,18 @@ def run_params(settings: Settings, task: str, framework: Framework, meta: dict, 
     }
 
 
-def train(task: str, settings: Settings, framework: Framework, prepared: Path, out_dir: Path) -> dict:
-    """Train one task in one framework; write the native model, train.json and history.json to `out_dir`.
+def train(task: str, settings: Settings, framework: Framework, prepared: Path, out_dir: Path,
+          seeds: list[int] | None = None) -> list[dict]:
+    """Train one task in one framework once per seed (default: every seed in `settings.seeds`).
 
-    Returns train.json's content: run id, model URI, train time, parameter count. In a distributed
-    run every worker calls this; ranks other than 0 return `{"rank": r}` and write nothing.
+    Each seed's native model, train.json and history.json go to `out_dir/seed-<s>/`, written
+    atomically; after a run of every seed, directories of seeds no longer in params are removed.
+    Returns the train.json of each seed. In a distributed run every worker calls this; ranks other
+    than 0 return `[{"rank": r, ...}]` and write nothing.
     """
     framework = Framework(framework)
     settings.task(task)
+    chosen = list(settings.seeds if seeds is None else seeds)
     meta = load_meta(prepared)
     train_split, val_split = load_split(prepared, "train"), load_split(prepared, "val")
 
@@ -70,32 +80,42 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
     budget = settings.train_for(task)
     world = env.read(framework)
     shard.check(len(train_split), budget.batch_size, world.size)
-    # Threads are pinned explicitly in every worker (torchrun would otherwise force 1); dropout draws
-    # differ by rank, as they differ between the examples of one batch in a single process.
-    trainer.configure(budget.threads, settings.seed + world.rank)
+    # Threads are pinned explicitly in every worker (torchrun would otherwise force 1), before the
+    # runtime starts; dropout draws differ by rank, as they differ between the examples of one batch.
+    trainer.configure(budget.threads, chosen[0] + world.rank)
     ctx = trainer.setup(world, budget.distributed)
     try:
-        return _train(task, settings, framework, prepared, out_dir, meta, train_split, val_split, ctx)
+        results = [
+            _train(task, settings, framework, prepared, Path(out_dir) / names.seed_dir(seed), seed,
+                   meta, train_split, val_split, ctx)
+            for seed in chosen
+        ]
     finally:
         trainer.cleanup(ctx)
+    if seeds is None and world.is_chief:
+        _remove_other_seeds(Path(out_dir), chosen)
+    return results
 
 
-def _train(task, settings, framework, prepared, out_dir, meta, train_split, val_split, ctx) -> dict:
+def _remove_other_seeds(out_dir: Path, seeds: list[int]) -> None:
+    """Seed directories left by an earlier run with other `seeds` would be evaluated as if current."""
+    keep = {names.seed_dir(seed) for seed in seeds}
+    for path in out_dir.glob(f"{names.SEED_DIR_PREFIX}*"):
+        if path.is_dir() and path.name not in keep:
+            shutil.rmtree(path)
+
+
+def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split, val_split, ctx) -> dict:
     cfg, budget, world = settings.task(task), settings.train_for(task), ctx.world
     trainer, models = backends.training(framework), backends.models(framework)
-    with trainer.scope(ctx):
-        model = models.build_model(cfg.model, meta)
-        # The same numpy-drawn initial weights in both frameworks, not each library's default initialiser.
-        models.set_weights(model, initial_weights(cfg.model, meta, settings.seed))
-        step = trainer.make_train_step(model, budget, train_split.x[:1], ctx)
-    predict = models.make_predict(model)
-
-    tags = {names.TAG_TASK: task, names.TAG_FRAMEWORK: framework, names.TAG_SEED: settings.seed,
-            names.TAG_MODEL: describe(cfg.model), names.TAG_DATA_DIGEST: meta["digest"]}
-    params = run_params(settings, task, framework, meta, world, ctx.backend)
+    trainer.configure(budget.threads, seed + world.rank)
+    tags = {names.TAG_TASK: task, names.TAG_FRAMEWORK: framework, names.TAG_SEED: seed,
+            names.TAG_MODEL: describe(cfg.model), names.TAG_DATA_DIGEST: meta["digest"],
+            names.TAG_MODE: budget.mode, names.TAG_KIND: names.KIND_TRAINING}
+    params = run_params(settings, task, framework, meta, seed, world, ctx.backend)
     # MLflow, the progress bar and out_dir are rank 0's alone.
     chief = world.is_chief
-    run = (service.start_run(settings.mlflow, run_name=_run_name(task, framework, settings.seed, world),
+    run = (service.start_run(settings.mlflow, run_name=_run_name(task, framework, seed, world),
                              tags=tags, params=params) if chief else contextlib.nullcontext(None))
     with run as run_id:
         if chief:
@@ -103,19 +123,28 @@ def _train(task, settings, framework, prepared, out_dir, meta, train_split, val_
             data = pd.read_parquet(table) if table.exists() else (train_split.x, train_split.y)
             service.log_dataset(data, name=f"{task}-prepared", source=str(Path(prepared).absolute()),
                                 digest=meta["digest"])
-        progress = epoch_progress(f"train {task}/{framework}", budget.epochs) if chief else _no_progress()
-        with progress as advance:
-            def on_epoch(epoch: int, stats: dict[str, float]) -> None:
-                if chief:
-                    service.log_metrics(stats, step=epoch)
-                advance(stats)
+        # Memory is measured from here, after imports and data loading, which both frameworks share.
+        with track_peak_memory() as memory:
+            with trainer.scope(ctx):
+                model = models.build_model(cfg.model, meta)
+                # The same numpy-drawn initial weights in both frameworks, not each library's default.
+                models.set_weights(model, initial_weights(cfg.model, meta, seed))
+                step = trainer.make_train_step(model, budget, train_split.x[:1], ctx)
+            predict = models.make_predict(model)
+            progress = (epoch_progress(f"train {task}/{framework} seed {seed}", budget.epochs) if chief
+                        else _no_progress())
+            with progress as advance:
+                def on_epoch(epoch: int, stats: dict[str, float]) -> None:
+                    if chief:
+                        service.log_metrics(stats, step=epoch)
+                    advance(stats)
 
-            history = fit(step, predict, train_split, val_split, cfg=budget, seed=settings.seed,
-                          on_epoch=on_epoch, snapshot=lambda: models.get_weights(model),
-                          restore=lambda weights: models.set_weights(model, weights), world=world)
+                history = fit(step, predict, train_split, val_split, cfg=budget, seed=seed,
+                              on_epoch=on_epoch, snapshot=lambda: models.get_weights(model),
+                              restore=lambda weights: models.set_weights(model, weights), world=world)
         digest = _check_same_weights(models.get_weights(model), step, world)
         if not chief:
-            return {"rank": world.rank, "weights_sha256": digest}
+            return {"rank": world.rank, "seed": seed, "weights_sha256": digest}
         if world.distributed:
             # Save a plain copy: no mirrored variables or DDP hooks in the saved model.
             plain = models.build_model(cfg.model, meta)
@@ -125,16 +154,28 @@ def _train(task, settings, framework, prepared, out_dir, meta, train_split, val_
         reference = scaling.baseline(params) if world.distributed else None
         examples = len(train_split) * len(history.epochs)
         speed = scaling.metrics(examples, history.train_time, world.size, reference and reference[1])
-        service.log_metrics({names.TRAIN_TIME: history.train_time, names.PARAM_COUNT: param_count, **speed})
+        measured = {
+            names.TRAIN_TIME: history.train_time,
+            names.PARAM_COUNT: param_count,
+            **history.speed(),
+            names.PEAK_RSS: memory.peak_mb,
+            names.TRAIN_RSS: memory.increase_mb,
+        }
+        forward = flops_per_example(cfg.model, meta)
+        measured[names.FLOPS_PER_EXAMPLE] = float(forward)
+        measured[names.ACHIEVED_FLOPS] = training_flops_per_example(cfg.model, meta) * \
+            measured[names.TRAIN_THROUGHPUT] / 1e9
+        service.log_metrics({**measured, **speed})
         info = models.log_model(model, train_split.x[:5], backends.pip_requirements(framework))
         result = {
             "task": task,
             "framework": str(framework),
-            "seed": settings.seed,
+            "seed": seed,
             "run_id": run_id,
             "model_uri": info.model_uri,
-            names.TRAIN_TIME: history.train_time,
-            names.PARAM_COUNT: param_count,
+            "mode": budget.mode,
+            "threads": budget.threads,
+            **measured,
             "epochs": len(history.epochs),
             "best_epoch": history.best_epoch,
             "stopped_early": history.stopped_early,
