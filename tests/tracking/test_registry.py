@@ -19,12 +19,12 @@ from crosstrain.errors import CrosstrainError, MissingInputError, TrackingError
 from crosstrain.io import atomic_write_json, read_json
 from crosstrain.names import (
     CHAMPION_ALIAS,
+    FINAL_VAL_ACCURACY,
     TAG_FRAMEWORK,
     TAG_TASK,
     TEST_ACCURACY,
     TEST_LOG_LOSS,
     TEST_MACRO_F1,
-    TRAIN_INFO_FILE,
     registered_model_name,
 )
 from crosstrain.tracking import service
@@ -57,29 +57,21 @@ def write_inputs(
     root: Path,
     task: str,
     logged: dict[str, dict[str, str]],
-    scores: dict[str, float],
+    scores: dict[str, float | list[float]],
     log_losses: dict[str, float] | None = None,
-) -> tuple[dict[str, Path], dict[str, Path]]:
-    """What train and evaluate write for `task`: models/<task>/<fw>/train.json, metrics/<task>/<fw>.json."""
-    model_dirs, metric_files = {}, {}
+) -> dict[str, Path]:
+    """What evaluate writes for `task`: metrics/<task>/<fw>.json with one run per seed (a list of scores)."""
+    metric_files = {}
     for framework, score in scores.items():
-        model_dirs[framework] = root / "models" / task / framework
-        atomic_write_json(
-            model_dirs[framework] / TRAIN_INFO_FILE,
-            {"task": task, "framework": framework, "seed": 42, **logged[framework]},
-        )
+        per_seed = score if isinstance(score, list) else [score]
+        runs = [
+            {"seed": seed, **logged[framework], TEST_ACCURACY: value, TEST_MACRO_F1: value - 0.01,
+             TEST_LOG_LOSS: (log_losses or {}).get(framework, 0.2), FINAL_VAL_ACCURACY: 0.9 + seed / 100}
+            for seed, value in enumerate(per_seed)
+        ]
         metric_files[framework] = root / "metrics" / task / f"{framework}.json"
-        atomic_write_json(
-            metric_files[framework],
-            {
-                "task": task,
-                "framework": framework,
-                TEST_ACCURACY: score,
-                TEST_MACRO_F1: score - 0.01,
-                TEST_LOG_LOSS: (log_losses or {}).get(framework, 0.2),
-            },
-        )
-    return model_dirs, metric_files
+        atomic_write_json(metric_files[framework], {"task": task, "framework": framework, "runs": runs})
+    return metric_files
 
 
 def versions_of(client: MlflowClient, name: str) -> list:
@@ -91,13 +83,13 @@ def test_register_adds_tagged_versions_aliases_and_champion(
 ) -> None:
     # given: both frameworks trained and evaluated, pytorch clearly ahead and both above min_score
     settings = Settings()
-    model_dirs, metric_files = write_inputs(
+    metric_files = write_inputs(
         tmp_path, "alpha", logged_models, {"tensorflow": 0.92, "pytorch": 0.97}
     )
     out_file = tmp_path / "registry" / "alpha.json"
 
     # when
-    result = register("alpha", settings, model_dirs, metric_files, out_file)
+    result = register("alpha", settings, metric_files, out_file)
 
     # then: one registered model with a description, and one tagged version per framework
     client = MlflowClient(tracking_uri=tracking_server)
@@ -116,9 +108,11 @@ def test_register_adds_tagged_versions_aliases_and_champion(
     # and: the summary names the same versions, and was written as returned
     assert result["model"] == name and result["metric"] == TEST_ACCURACY and result["min_score"] == 0.9
     assert result["versions"] == {
-        fw: {"version": versions[fw].version, "run_id": logged_models[fw]["run_id"], "score": score}
+        fw: {"version": versions[fw].version, "run_id": logged_models[fw]["run_id"], "seed": 0, "score": score,
+             "low": score, "high": score, "seeds": 1}
         for fw, score in (("tensorflow", 0.92), ("pytorch", 0.97))
     }
+    assert result["gate"]["decision"] == "promoted" and result["candidate"] == "pytorch"
     assert result["champion"] == {
         "framework": "pytorch",
         "version": versions["pytorch"].version,
@@ -131,10 +125,10 @@ def test_champion_alias_loads_the_champion_model(
     tracking_server: str, logged_models: dict, tmp_path: Path
 ) -> None:
     # given: a registered champion
-    model_dirs, metric_files = write_inputs(
+    metric_files = write_inputs(
         tmp_path, "beta", logged_models, {"tensorflow": 0.95, "pytorch": 0.91}
     )
-    register("beta", Settings(), model_dirs, metric_files, tmp_path / "registry.json")
+    register("beta", Settings(), metric_files, tmp_path / "registry.json")
 
     # when: a consumer loads it the documented way
     import mlflow.pyfunc
@@ -156,12 +150,12 @@ def test_a_full_tie_goes_to_the_framework_listed_first(
 ) -> None:
     # given: equal scores, with the frameworks listed in `order` in params
     task = f"tie-{order[0]}"
-    model_dirs, metric_files = write_inputs(
+    metric_files = write_inputs(
         tmp_path, task, logged_models, {"tensorflow": 0.95, "pytorch": 0.95}
     )
 
     # when
-    result = register(task, Settings(frameworks=order), model_dirs, metric_files, tmp_path / "registry.json")
+    result = register(task, Settings(frameworks=order), metric_files, tmp_path / "registry.json")
 
     # then
     assert result["champion"]["framework"] == champion
@@ -173,12 +167,12 @@ def test_a_tied_score_goes_to_the_lower_log_loss_first(
     tracking_server: str, logged_models: dict, tmp_path: Path
 ) -> None:
     # given: equal accuracy, but PyTorch's predictions are better calibrated, TensorFlow listed first
-    model_dirs, metric_files = write_inputs(
+    metric_files = write_inputs(
         tmp_path, "calibrated", logged_models, {"tensorflow": 0.95, "pytorch": 0.95},
         log_losses={"tensorflow": 0.30, "pytorch": 0.10},
     )
     # when
-    result = register("calibrated", Settings(), model_dirs, metric_files, tmp_path / "registry.json")
+    result = register("calibrated", Settings(), metric_files, tmp_path / "registry.json")
     # then: the tie is broken on log-loss, not on the order frameworks are listed in
     assert result["champion"]["framework"] == "pytorch"
 
@@ -187,12 +181,12 @@ def test_scores_below_min_score_crown_no_champion(
     tracking_server: str, logged_models: dict, tmp_path: Path
 ) -> None:
     # given: both frameworks below the default min_score of 0.9
-    model_dirs, metric_files = write_inputs(
+    metric_files = write_inputs(
         tmp_path, "gamma", logged_models, {"tensorflow": 0.6, "pytorch": 0.7}
     )
 
     # when
-    result = register("gamma", Settings(), model_dirs, metric_files, tmp_path / "registry.json")
+    result = register("gamma", Settings(), metric_files, tmp_path / "registry.json")
 
     # then: versions and framework aliases exist, but no champion alias, and the summary says why
     registered = MlflowClient().get_registered_model(registered_model_name("gamma"))
@@ -206,11 +200,11 @@ def test_a_weaker_round_leaves_the_earlier_champion(
 ) -> None:
     # given: a first round with a champion, then a second round where nothing qualifies
     first = write_inputs(tmp_path / "one", "delta", logged_models, {"tensorflow": 0.93, "pytorch": 0.91})
-    crowned = register("delta", Settings(), *first, tmp_path / "one.json")["champion"]
+    crowned = register("delta", Settings(), first, tmp_path / "one.json")["champion"]
     second = write_inputs(tmp_path / "two", "delta", logged_models, {"tensorflow": 0.5, "pytorch": 0.4})
 
     # when
-    result = register("delta", Settings(), *second, tmp_path / "two.json")
+    result = register("delta", Settings(), second, tmp_path / "two.json")
 
     # then: the framework aliases moved to the new versions, the champion alias did not move
     client = MlflowClient()
@@ -221,7 +215,7 @@ def test_a_weaker_round_leaves_the_earlier_champion(
     )
     assert result["versions"]["tensorflow"]["version"] != crowned["version"]
     assert client.get_model_version_by_alias(name, CHAMPION_ALIAS).version == crowned["version"]
-    assert result["champion"] is None
+    assert result["champion"]["version"] == crowned["version"] and result["gate"]["decision"] == "rejected"
 
 
 def test_a_missing_metrics_file_registers_nothing(
@@ -231,10 +225,10 @@ def test_a_missing_metrics_file_registers_nothing(
     register(
         "epsilon",
         Settings(),
-        *write_inputs(tmp_path / "one", "epsilon", logged_models, {"tensorflow": 0.95, "pytorch": 0.96}),
+        write_inputs(tmp_path / "one", "epsilon", logged_models, {"tensorflow": 0.95, "pytorch": 0.96}),
         tmp_path / "one.json",
     )
-    model_dirs, metric_files = write_inputs(
+    metric_files = write_inputs(
         tmp_path / "two", "epsilon", logged_models, {"tensorflow": 0.97, "pytorch": 0.98}
     )
     metric_files["pytorch"].unlink()
@@ -242,51 +236,57 @@ def test_a_missing_metrics_file_registers_nothing(
 
     # when / then: the error names the file and the step that makes it
     with pytest.raises(MissingInputError, match=r"pytorch\.json not found: run the evaluate step"):
-        register("epsilon", Settings(), model_dirs, metric_files, out_file)
+        register("epsilon", Settings(), metric_files, out_file)
 
     # and: no version was added (not even tensorflow's, whose inputs were fine), and no summary written
     assert len(versions_of(MlflowClient(), registered_model_name("epsilon"))) == 2
     assert not out_file.exists()
 
 
-def _drop_metric(model_dirs: dict, metric_files: dict) -> None:
+def _drop_metric(metric_files: dict) -> None:
     path = metric_files["pytorch"]
     data = read_json(path)
-    del data[TEST_ACCURACY]
+    del data["runs"][0][TEST_ACCURACY]
     path.write_text(json.dumps(data))
 
 
-def _wrong_task(model_dirs: dict, metric_files: dict) -> None:
-    path = model_dirs["tensorflow"] / TRAIN_INFO_FILE
+def _wrong_task(metric_files: dict) -> None:
+    path = metric_files["tensorflow"]
     path.write_text(json.dumps({**read_json(path), "task": "other"}))
 
 
-def _swapped_metrics(model_dirs: dict, metric_files: dict) -> None:
+def _swapped_metrics(metric_files: dict) -> None:
     metric_files["pytorch"].write_text(metric_files["tensorflow"].read_text())
+
+
+def _no_runs(metric_files: dict) -> None:
+    path = metric_files["pytorch"]
+    path.write_text(json.dumps({**read_json(path), "runs": []}))
 
 
 @pytest.mark.parametrize(
     ("spoil", "message"),
     [
-        (_drop_metric, r"pytorch\.json has no metric 'test_accuracy'"),
-        (_wrong_task, r"train\.json is for task 'other', not 'zeta-"),
+        (_drop_metric, r"pytorch\.json: runs\[0\]\.test_accuracy \(register\.metric\) is None"),
+        (_wrong_task, r"tensorflow\.json is for task 'other', not 'zeta-"),
         (_swapped_metrics, r"pytorch\.json is for framework 'tensorflow', not 'pytorch'"),
+        (_no_runs, r"pytorch\.json: 'runs' must be a non-empty list"),
     ],
-    ids=["metric-absent", "task-mismatch", "metrics-of-another-framework"],
+    ids=["metric-absent", "task-mismatch", "metrics-of-another-framework", "no-runs"],
 )
 def test_bad_inputs_fail_before_the_registry_is_touched(
     tracking_server: str, logged_models: dict, tmp_path: Path, spoil, message: str
 ) -> None:
     # given: inputs for a new task, one of them spoiled
     task = f"zeta-{spoil.__name__.strip('_').replace('_', '-')}"
-    model_dirs, metric_files = write_inputs(
+    metric_files = write_inputs(
         tmp_path, task, logged_models, {"tensorflow": 0.95, "pytorch": 0.96}
     )
-    spoil(model_dirs, metric_files)
+    spoil(metric_files)
 
     # when / then
     with pytest.raises(CrosstrainError, match=message):
-        register(task, Settings(), model_dirs, metric_files, tmp_path / "registry.json")
+        register(task, Settings(), metric_files, tmp_path / "registry.json")
 
     # and: the task's registered model was never even created
     with pytest.raises(MlflowException, match="not found|does not exist|RESOURCE_DOES_NOT_EXIST"):
@@ -304,10 +304,10 @@ def test_register_works_on_the_embedded_sqlite_store(tmp_path: Path, monkeypatch
         model = build_model(MLPSpec(hidden=[4]), {"features": ["a", "b", "c", "d"], "classes": ["x", "y", "z"], "feature_mean": [0.0] * 4, "feature_std": [1.0] * 4})
         info = log_model(model, np.zeros((2, 4), np.float32), pip_requirements=["torch==2.13.0"])
     logged = {"pytorch": {"run_id": run_id, "model_uri": info.model_uri}}
-    model_dirs, metric_files = write_inputs(tmp_path, "local", logged, {"pytorch": 0.99})
+    metric_files = write_inputs(tmp_path, "local", logged, {"pytorch": 0.99})
 
     # when
-    result = register("local", settings, model_dirs, metric_files, tmp_path / "registry.json")
+    result = register("local", settings, metric_files, tmp_path / "registry.json")
 
     # then: the version lives in the local database and the champion alias resolves to its run
     client = MlflowClient(tracking_uri="sqlite:///mlflow.db")
@@ -325,10 +325,51 @@ def test_an_unreachable_registry_is_a_tracking_error_naming_it(
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     logged = {fw: {"run_id": f"run-{fw}", "model_uri": f"models:/m-{fw}"} for fw in FRAMEWORKS}
-    model_dirs, metric_files = write_inputs(tmp_path, "eta", logged, {"tensorflow": 0.95, "pytorch": 0.96})
+    metric_files = write_inputs(tmp_path, "eta", logged, {"tensorflow": 0.95, "pytorch": 0.96})
     out_file = tmp_path / "registry.json"
 
     # when / then: the error says which store failed, and no summary claims otherwise
     with pytest.raises(TrackingError, match=re.escape(unreachable_url)):
-        register("eta", Settings(), model_dirs, metric_files, out_file)
+        register("eta", Settings(), metric_files, out_file)
     assert not out_file.exists()
+
+
+def test_the_gate_keeps_the_champion_until_a_candidate_is_better_beyond_noise(
+    tracking_server: str, logged_models: dict, tmp_path: Path
+) -> None:
+    # given: a champion from three seeds, pytorch ahead
+    settings = Settings(frameworks=["pytorch"])
+    first = write_inputs(tmp_path / "1", "theta", logged_models, {"pytorch": [0.95, 0.96, 0.97]})
+    crowned = register("theta", settings, first, tmp_path / "1.json")["champion"]
+    client, name = MlflowClient(), registered_model_name("theta")
+
+    # when: a round whose mean is a little higher, but whose interval overlaps the champion's
+    close = write_inputs(tmp_path / "2", "theta", logged_models, {"pytorch": [0.955, 0.965, 0.975]})
+    kept = register("theta", settings, close, tmp_path / "2.json")
+    # then: the champion stays, and the new version says why it was not promoted
+    assert kept["gate"]["decision"] == "kept" and "overlap" in kept["gate"]["reason"]
+    assert client.get_model_version_by_alias(name, CHAMPION_ALIAS).version == crowned["version"]
+    version = client.get_model_version(name, kept["versions"]["pytorch"]["version"])
+    assert version.tags["crosstrain.gate.decision"] == "kept"
+    assert "overlap" in version.tags["crosstrain.gate.reason"]
+
+    # when: a round clearly better, intervals apart
+    better = write_inputs(tmp_path / "3", "theta", logged_models, {"pytorch": [0.99, 0.99, 0.995]})
+    promoted = register("theta", settings, better, tmp_path / "3.json")
+    # then: it takes the champion alias, with the reason recorded
+    assert promoted["gate"]["decision"] == "promoted"
+    champion = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
+    assert champion.version == promoted["versions"]["pytorch"]["version"]
+    assert "intervals apart" in champion.tags["crosstrain.gate.reason"]
+
+
+def test_the_gate_needs_min_delta(tracking_server: str, logged_models: dict, tmp_path: Path) -> None:
+    # given: a one-seed champion at 0.93 and min_delta 0.05
+    settings = Settings.model_validate({"frameworks": ["tensorflow"], "register": {"min_delta": 0.05}})
+    register("iota", settings, write_inputs(tmp_path / "1", "iota", logged_models, {"tensorflow": 0.93}),
+             tmp_path / "1.json")
+    # when: the next round is better by only 0.02
+    result = register("iota", settings, write_inputs(tmp_path / "2", "iota", logged_models, {"tensorflow": 0.95}),
+                      tmp_path / "2.json")
+    # then: kept, and the reason names min_delta
+    assert result["gate"]["decision"] == "kept" and "min_delta 0.05" in result["gate"]["reason"]
