@@ -359,8 +359,19 @@ def test_json_schema_has_every_section() -> None:
     # when
     schema = Settings.model_json_schema()
     # then: keys as written in params.yaml (`register`, not the attribute name `registry`)
-    assert set(schema["properties"]) == {"seed", "frameworks", "tasks", "train", "register", "mlflow", "cluster"}
+    assert set(schema["properties"]) == {"seed", "seeds", "frameworks", "tasks", "train", "register", "mlflow",
+                                         "latency", "measure", "onnx", "report", "cluster"}
     assert schema["additionalProperties"] is False
     defs = schema["$defs"]
     assert {"TaskConfig", "TrainConfig", "Split", "TableSource", "SklearnSource"} <= set(defs)
     assert "Max training examples" in defs["TaskConfig"]["properties"]["limit"]["description"]
+
+
+def test_seeds_and_modes_are_checked(params: Path) -> None:
+    # a repeated seed or an unknown mode fails at load, naming the field
+    with pytest.raises(ConfigError, match=r"seeds.*must not repeat"):
+        load_settings(params, ["seeds=[1, 1]"])
+    with pytest.raises(ConfigError, match=r"measure\.modes.*unknown mode 'fast-fp8'"):
+        load_settings(params, ["measure.modes=[eager-fp32, fast-fp8]"])
+    settings = load_settings(params, ["train.execution=compiled", "train.precision=mixed"])
+    assert settings.train.mode == "compiled-mixed"

@@ -20,6 +20,11 @@ def test_stage_paths_match_the_layout(repo_root):
     assert list(stages["evaluate"]["metrics"][0]) == [str(layout.metrics(task, fw))]
     assert list(stages["evaluate"]["plots"][0]) == [str(layout.plots(task, fw))]
     assert list(stages["register"]["outs"][0]) == [str(layout.registry(task))]
+    assert list(stages["measure"]["outs"][0]) == [str(layout.modes(task, fw))]
+    assert list(stages["export"]["outs"][0]) == [str(layout.onnx(task, fw))]
+    report_outs = [out if isinstance(out, str) else next(iter(out)) for out in stages["report"]["outs"]]
+    assert report_outs == [*(str(layout.report(s)) for s in ("html", "md", "json")),
+                           str(layout.curves(task, fw).parent.parent)]
 
 
 def test_matrix_covers_the_enabled_tasks_and_frameworks(repo_root):
@@ -28,7 +33,9 @@ def test_matrix_covers_the_enabled_tasks_and_frameworks(repo_root):
     stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
     enabled = sorted(name for name, task in settings.tasks.items() if task.enabled)
     # Then every enabled task is in every stage's matrix, and training covers every framework
-    for stage in stages.values():
+    for name, stage in stages.items():
+        if name == "report":  # one report over every task
+            continue
         assert sorted(stage["matrix"]["task"]) == enabled
     assert sorted(stages["train"]["matrix"]["framework"]) == sorted(map(str, settings.frameworks))
 
