@@ -38,3 +38,26 @@ def epoch_progress(label: str, total: int) -> Iterator[Callable[[dict[str, float
 
 def _status(stats: dict[str, float]) -> str:
     return f"loss {stats[names.TRAIN_LOSS]:.4f}  val_acc {stats[names.VAL_ACCURACY]:.3f}"
+
+
+@contextlib.contextmanager
+def step_progress(label: str, total: int) -> Iterator[Callable[[str], None]]:
+    """Yield `advance(status)` over `total` steps: a rich bar on a terminal, one line at the end otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[status]}"))
+        with Progress(*columns, transient=False) as bar:
+            task = bar.add_task(label, total=total, status="")
+            yield lambda status: bar.update(task, advance=1, status=status)
+        return
+    done = 0
+
+    def advance(status: str) -> None:
+        nonlocal done
+        done += 1
+        if done == total:
+            print(f"{label}: {status}", file=sys.stderr, flush=True)
+
+    yield advance

@@ -19,7 +19,7 @@ import typer
 
 from crosstrain import __version__
 from crosstrain.cli import export as export_cli
-from crosstrain.cli import info, pipeline, steps
+from crosstrain.cli import info, measure, pipeline, steps
 from crosstrain.errors import CrosstrainError
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.registered_commands += steps.app.registered_commands
 app.command()(info.summary)
 app.command()(info.schema)
 app.command()(export_cli.export)
+app.command()(measure.measure)
 app.add_typer(pipeline.app, name="pipeline")
 
 

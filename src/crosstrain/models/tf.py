@@ -179,11 +179,36 @@ def _transformer(spec: TransformerSpec, meta: dict):
 BUILDERS = {"softmax": _mlp, "mlp": _mlp, "cnn": _cnn, "bilstm": _bilstm, "transformer": _transformer}
 
 
-def build_model(spec: ModelSpec, meta: dict) -> keras.Model:
-    """The Keras model of `spec` for the prepared data `meta` describes, ending in logits."""
+MIXED_POLICY = "mixed_bfloat16"
+
+
+def build_model(spec: ModelSpec, meta: dict, precision: str = "fp32") -> keras.Model:
+    """The Keras model of `spec` for the prepared data `meta` describes, ending in float32 logits.
+
+    `precision="mixed"` builds every layer under Keras' "mixed_bfloat16" policy (bf16 compute, fp32
+    variables, as the Keras mixed-precision guide does) and ends in a float32 identity layer, so losses
+    and softmax see float32 logits. The global policy is restored afterwards: later builds stay fp32.
+    """
     check(spec, meta)
-    inputs, outputs = BUILDERS[spec.kind](spec, meta)
+    if precision == "fp32":
+        inputs, outputs = BUILDERS[spec.kind](spec, meta)
+        return keras.Model(inputs, outputs, name="crosstrain")
+    if precision != "mixed":
+        raise ValueError(f"precision must be fp32 or mixed, got {precision!r}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(MIXED_POLICY)
+    try:
+        inputs, outputs = BUILDERS[spec.kind](spec, meta)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    # The guide's float32 output layer: weight-free, so the neutral weights are the fp32 model's.
+    outputs = layers.Activation("linear", dtype="float32", name="logits_float32")(outputs)
     return keras.Model(inputs, outputs, name="crosstrain")
+
+
+def precision_of(model: keras.Model) -> str:
+    """"mixed" when the model computes in bf16 (built with precision="mixed" or loaded from such a model)."""
+    return "mixed" if any(layer.dtype_policy.name == MIXED_POLICY for layer in model.layers) else "fp32"
 
 
 # --- weights in the neutral layout ---------------------------------------------------------------
@@ -241,17 +266,25 @@ def _input_dtype(model: keras.Model) -> np.dtype:
     return np.dtype(keras.backend.standardize_dtype(model.inputs[0].dtype))
 
 
-def make_predict(model: keras.Model):
-    """A compiled inference function `x (numpy) -> logits (numpy)`: TF's serving path is a graph."""
+def make_predict(model: keras.Model, execution: str = "eager"):
+    """A compiled inference function `x (numpy) -> float32 logits (numpy)`: TF's serving path is a graph.
+
+    It runs in the model's precision (a mixed model computes in bf16); `execution="compiled"` compiles
+    the graph with XLA (`jit_compile=True`), so each execution mode's latency is measured in that mode.
+    """
     dtype = _input_dtype(model)
     signature = [tf.TensorSpec([None, *model.inputs[0].shape[1:]], tf.as_dtype(dtype))]
-    fn = tf.function(lambda x: model(x, training=False), input_signature=signature)
+    # Only "compiled" names XLA explicitly: the eager path keeps TensorFlow's default (no auto-clustering).
+    jit = {"jit_compile": True} if execution == "compiled" else {}
+    fn = tf.function(lambda x: tf.cast(model(x, training=False), tf.float32),
+                     input_signature=signature, **jit)
     return lambda x: fn(tf.constant(np.asarray(x, dtype=dtype))).numpy()
 
 
 def predict_logits(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """Logits for a batch of inputs, in inference mode."""
-    return np.asarray(model(tf.constant(np.asarray(x, dtype=_input_dtype(model))), training=False))
+    logits = model(tf.constant(np.asarray(x, dtype=_input_dtype(model))), training=False)
+    return np.asarray(tf.cast(logits, tf.float32))
 
 
 def save(model: keras.Model, directory: Path) -> Path:

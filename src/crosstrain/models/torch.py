@@ -6,6 +6,7 @@ Mirrors `crosstrain.models.tf` name for name; the modules themselves live in `to
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,13 +39,35 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
 }
 
 
-def build_model(spec: ModelSpec, meta: dict) -> nn.Module:
-    """The PyTorch model of `spec` for the prepared data `meta` describes, ending in logits."""
+def build_model(spec: ModelSpec, meta: dict, precision: str = "fp32") -> nn.Module:
+    """The PyTorch model of `spec` for the prepared data `meta` describes, ending in logits.
+
+    The weights are float32 either way; `precision="mixed"` marks the model so that the train step
+    and `make_predict` run it under `torch.autocast("cpu", torch.bfloat16)` (PyTorch's mixed precision
+    is a context around the computation, not a property of the layers as in Keras).
+    """
+    if precision not in ("fp32", "mixed"):
+        raise ValueError(f"precision must be fp32 or mixed, got {precision!r}")
     check(spec, meta)
     model = ARCHITECTURES[spec.kind](spec, meta)
+    model.crosstrain_precision = precision
     # Remember how to rebuild it: the native state_dict holds weights, not architecture.
     model.crosstrain_arch = {"spec": spec.model_dump(), "meta": meta}
+    if precision != "fp32":
+        model.crosstrain_arch["precision"] = precision
     return model
+
+
+def precision_of(model: nn.Module) -> str:
+    """"mixed" when the model was built (or saved) with precision="mixed", else "fp32"."""
+    return getattr(model, "crosstrain_precision", "fp32")
+
+
+def autocast(precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on the CPU for "mixed", nothing for "fp32"."""
+    if precision == "mixed":
+        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 # --- weights in the neutral (Keras) layout -------------------------------------------------------
@@ -142,19 +165,24 @@ def param_count(model: nn.Module) -> int:
 # --- inference, saving, logging ------------------------------------------------------------------
 
 
-def make_predict(model: nn.Module):
-    """An inference function `x (numpy) -> logits (numpy)`: PyTorch's serving path is eager.
+def make_predict(model: nn.Module, execution: str = "eager"):
+    """An inference function `x (numpy) -> float32 logits (numpy)`: PyTorch's serving path is eager.
 
     Switches to eval mode on every call: the train step switches back to train mode, and a
     validation pass in train mode would use batch statistics and dropout (Keras' predict passes
     training=False every time, so this keeps the two frameworks' validation curves comparable).
+    It runs in the model's precision (bf16 autocast for a mixed model); `execution="compiled"` calls
+    it through `torch.compile`, so each execution mode's latency is measured in that mode.
     """
     dtype = model.input_dtype
+    precision = precision_of(model)
+    net = torch.compile(model) if execution == "compiled" else model
 
     def predict(x: np.ndarray) -> np.ndarray:
         model.eval()
-        with torch.inference_mode():
-            return model(torch.from_numpy(np.ascontiguousarray(x, dtype=dtype))).numpy()
+        with torch.inference_mode(), autocast(precision):
+            logits = net(torch.from_numpy(np.ascontiguousarray(x, dtype=dtype)))
+        return logits.float().numpy()
 
     return predict
 
@@ -181,7 +209,7 @@ def load(directory: Path) -> nn.Module:
     directory = Path(directory)
     arch = json.loads((directory / ARCH_FILE).read_text())
     spec = TypeAdapter(Spec).validate_python(arch["spec"])
-    model = build_model(spec, arch["meta"])
+    model = build_model(spec, arch["meta"], arch.get("precision", "fp32"))
     model.load_state_dict(torch.load(directory / MODEL_FILE, weights_only=True))
     model.eval()
     return model

@@ -26,6 +26,7 @@ import crosstrain.models.tf  # noqa: E402,F401  (sets KERAS_BACKEND before keras
 from crosstrain.config import DistributedConfig, TrainConfig  # noqa: E402
 from crosstrain.distributed.env import World  # noqa: E402
 from crosstrain.errors import ConfigError  # noqa: E402
+from crosstrain.models.tf import precision_of  # noqa: E402
 from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON  # noqa: E402
 
 SUM = tf.distribute.ReduceOp.SUM
@@ -118,20 +119,32 @@ def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
     """
     clip = {"global_clipnorm": cfg.clip_norm} if cfg.clip_norm else {}
     if cfg.optimizer == "adam":
-        return keras.optimizers.Adam(
-            learning_rate=cfg.learning_rate, beta_1=ADAM_BETAS[0], beta_2=ADAM_BETAS[1], epsilon=ADAM_EPSILON, **clip
-        )
+        return keras.optimizers.Adam(learning_rate=cfg.learning_rate, beta_1=ADAM_BETAS[0],
+                                     beta_2=ADAM_BETAS[1], epsilon=ADAM_EPSILON, **clip)
     return keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum, **clip)
+
+
+def check_precision(model: keras.Model, cfg: TrainConfig) -> None:
+    """The model must be built in the precision the step trains in (Keras' precision lives in the layers)."""
+    built = precision_of(model)
+    if built != cfg.precision:
+        raise ConfigError(
+            f"train.precision is {cfg.precision} but the model was built {built}: "
+            f"build it with build_model(spec, meta, precision={cfg.precision!r})")
 
 
 class TrainStep:
     """A compiled `step(x, y, weight) -> loss`: one optimiser update on a mini-batch or a worker's shard.
 
-    Build it inside `scope(ctx)`, where the model was built.
+    Build it inside `scope(ctx)`, where the model was built. `cfg.execution == "eager"` is TensorFlow's
+    default `tf.function` graph (no XLA); "compiled" is `tf.function(jit_compile=True)`: the whole step,
+    forward, backward and Adam, compiled by XLA. A "mixed" model (see `build_model`) computes in bf16
+    with fp32 variables; its logits are float32, so the loss is too. bf16 needs no loss scaling.
     """
 
     def __init__(self, model: keras.Model, cfg: TrainConfig, example: np.ndarray,
                  ctx: Distributed | None = None) -> None:
+        check_precision(model, cfg)
         self.ctx = ctx or Distributed()
         strategy = self.ctx.strategy
         if cfg.clip_norm and self.ctx.world.distributed:
@@ -161,7 +174,7 @@ class TrainStep:
             # process). The optimiser sums gradients over replicas: the shard losses are weighted by
             # their share of the global batch, so the sum is the global batch's mean-loss gradient.
             with tf.GradientTape() as tape:
-                logits = model(x, training=True)
+                logits = tf.cast(model(x, training=True), tf.float32)  # a no-op for fp32 models
                 losses = loss_fn(tf.one_hot(y, tf.shape(logits)[-1]), logits)
                 loss = tf.reduce_sum(losses) / tf.cast(tf.size(losses), losses.dtype) * weight
             grads = tape.gradient(loss, model.trainable_variables)
@@ -175,7 +188,10 @@ class TrainStep:
                     variable.assign(mean)
             return loss
 
-        @tf.function(input_signature=signature)
+        # Only "compiled" names XLA: eager keeps TensorFlow's default, exactly what crosstrain always ran.
+        jit = {"jit_compile": True} if cfg.execution == "compiled" else {}
+
+        @tf.function(input_signature=signature, **jit)
         def step(x, y, weight):
             return strategy.run(replica_step, args=(x, y, weight))
 

@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from crosstrain.config import DistributedConfig, TrainConfig
 from crosstrain.distributed.env import World
 from crosstrain.errors import ConfigError
+from crosstrain.models.torch import autocast, precision_of
 from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON
 
 
@@ -83,16 +84,35 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.learning_rate, momentum=cfg.momentum)
 
 
+def check_precision(model: nn.Module, cfg: TrainConfig) -> None:
+    """The model must be built in the precision the step trains in (predict follows the model's)."""
+    built = precision_of(model)
+    if built != cfg.precision:
+        raise ConfigError(
+            f"train.precision is {cfg.precision} but the model was built {built}: "
+            f"build it with build_model(spec, meta, precision={cfg.precision!r})")
+
+
 class TrainStep:
-    """An eager `step(x, y, weight) -> loss`: one optimiser update on a mini-batch or a rank's shard."""
+    """A `step(x, y, weight) -> loss`: one optimiser update on a mini-batch or a rank's shard.
+
+    Eager by default. `cfg.execution == "compiled"` wraps the model in `torch.compile` (inductor, C++
+    on the CPU), as nanoGPT and the PyTorch tutorials do: forward and backward become compiled graphs,
+    the optimiser step stays eager, and the model's `state_dict` keeps its names. `cfg.precision ==
+    "mixed"` runs forward and loss under bf16 autocast, with fp32 weights and optimiser state.
+    """
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, example: np.ndarray,
                  ctx: Distributed | None = None) -> None:
+        check_precision(model, cfg)
         self.model = model
         self.world = (ctx or Distributed()).world
         # Batch-norm statistics are averaged after each step (below), not copied from rank 0 at each forward.
         distributed = self.world.distributed
         self.net = DistributedDataParallel(model, forward_sync_buffers=False) if distributed else model
+        if cfg.execution == "compiled":
+            self.net = torch.compile(self.net)  # after DDP, as DDP's docs recommend
+        self.precision = cfg.precision
         self.optimizer = make_optimizer(model, cfg)
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.clip_norm = cfg.clip_norm
@@ -102,7 +122,12 @@ class TrainStep:
     def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0) -> torch.Tensor:
         self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.net(torch.from_numpy(x)), torch.from_numpy(y)) * weight
+        if self.precision == "fp32":
+            loss = self.loss_fn(self.net(torch.from_numpy(x)), torch.from_numpy(y)) * weight
+        else:
+            with autocast(self.precision):
+                logits = self.net(torch.from_numpy(x))
+            loss = self.loss_fn(logits.float(), torch.from_numpy(y)) * weight
         # DDP averages gradients over ranks; times the world size, that is the sum of the weighted
         # shard gradients: the gradient of the global batch's mean loss, as in a single process.
         (loss * self.world.size).backward()
@@ -138,5 +163,5 @@ class TrainStep:
 
 def make_train_step(model: nn.Module, cfg: TrainConfig, example: np.ndarray,
                     ctx: Distributed | None = None) -> TrainStep:
-    """The train step for `model` (`example` is unused: eager PyTorch needs no signature)."""
+    """The train step for `model` (`example` is unused: PyTorch needs no signature)."""
     return TrainStep(model, cfg, example, ctx)
