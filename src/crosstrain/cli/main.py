@@ -18,8 +18,10 @@ import click
 import typer
 
 from crosstrain import __version__
+from crosstrain.cli import compare as compare_cli
 from crosstrain.cli import export as export_cli
 from crosstrain.cli import info, measure, pipeline, steps
+from crosstrain.cli import report as report_cli
 from crosstrain.errors import CrosstrainError
 
 app = typer.Typer(
@@ -33,6 +35,8 @@ app.registered_commands += steps.app.registered_commands
 app.command()(info.summary)
 app.command()(info.schema)
 app.command()(export_cli.export)
+app.command()(report_cli.report)
+app.command()(compare_cli.compare)
 app.command()(measure.measure)
 app.add_typer(pipeline.app, name="pipeline")
 

@@ -1,0 +1,24 @@
+"""`crosstrain report`: the comparison report and the MLflow parent run over every training and mode run."""
+
+from __future__ import annotations
+
+import typer
+
+from crosstrain.cli.options import ParamsOpt, SetOpt, settings
+from crosstrain.config import DEFAULT_PARAMS
+from crosstrain.layout import Layout
+
+
+def report(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Write reports/comparison.html, .md, .json and reports/curves/: every task and framework, with CIs."""
+    from crosstrain.report.build import build_report
+
+    layout = Layout()
+    result = build_report(settings(params, set_), layout)
+    for task, task_result in result["results"].items():
+        wins = [f"{v['winner']} on {v['metric']}" for v in task_result["verdict"] if v["winner"]]
+        typer.echo(f"report {task}: significant wins: {', '.join(wins) or 'none'}")
+    typer.echo(
+        f"report: {layout.report('html')} and {layout.report('md')}; "
+        f"MLflow parent run {result['parent_run_id']}"
+    )

@@ -1,0 +1,205 @@
+"""reports/comparison.html: one self-contained page (inline CSS, PNG plots as data, no script, no URL).
+
+It has to open from a mail attachment or an MLflow artifact view with nothing else around it, and
+read in two minutes: the verdicts first, the evidence per task below.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from crosstrain import names
+from crosstrain.report import wording as w
+from crosstrain.report.plots import Figure
+
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+h3{font-size:1.05em;margin-top:1.4em}table{border-collapse:collapse;margin:.5em 0 1em}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right;vertical-align:top}
+th:first-child,td:first-child{text-align:left}th{background:#f5f5f5}
+td.win{background:#e7f6e7;font-weight:600}td.text{text-align:left}
+.note{background:#f8f8f8;border-left:4px solid #bbb;padding:.5em 1em;margin:1em 0}
+.muted{color:#777}figure{display:inline-block;margin:.5em 1em .5em 0}figcaption{font-size:.85em;color:#555}
+img{max-width:100%;border:1px solid #eee}
+"""
+
+
+def _table(
+    header: list[str],
+    rows: list[list[str]],
+    win: dict[tuple[int, int], bool] | None = None,
+    text_cols: tuple[int, ...] = (),
+) -> str:
+    win = win or {}
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        cells = []
+        for j, cell in enumerate(row):
+            classes = " ".join(c for c, on in (("win", win.get((i, j))), ("text", j in text_cols)) if on)
+            cells.append(
+                f'<td class="{classes}">{escape(cell)}</td>' if classes else f"<td>{escape(cell)}</td>"
+            )
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _verdicts(verdicts: list[dict]) -> str:
+    if not verdicts:
+        return '<p class="muted">One framework only: nothing to compare.</p>'
+    rows = [[w.label(v["metric"]), v["text"], v["evidence"]] for v in verdicts]
+    win = {(i, 1): True for i, v in enumerate(verdicts) if v["winner"]}
+    return _table(["metric", "verdict", "evidence: mean [CI]"], rows, win, text_cols=(1, 2))
+
+
+def _metrics(frameworks: dict[str, dict], verdicts: list[dict]) -> str:
+    fws = list(frameworks)
+    winners = {v["metric"]: v["winner"] for v in verdicts}
+    metrics = list(dict.fromkeys(m for s in frameworks.values() for m in s["metrics"]))
+    rows, win = [], {}
+    for i, metric in enumerate(metrics):
+        rows.append([w.label(metric), *(w.interval(frameworks[fw]["metrics"].get(metric)) for fw in fws)])
+        if winners.get(metric) in fws:
+            win[(i, 1 + fws.index(winners[metric]))] = True
+    seeds = ", ".join(
+        f"{fw}: {len(s['runs'])} seeds, mode {s.get('mode')}, {s.get('threads')} thread(s)"
+        for fw, s in frameworks.items()
+    )
+    return (
+        _table(["metric (mean [CI] over seeds)", *fws], rows, win) + f'<p class="muted">{escape(seeds)}</p>'
+    )
+
+
+def _modes(frameworks: dict[str, dict]) -> str:
+    columns = [
+        names.COMPILE_TIME,
+        names.STEP_TIME,
+        names.TRAIN_THROUGHPUT,
+        names.LATENCY_P50,
+        names.LATENCY_P95,
+        names.THROUGHPUT,
+        "loss_first",
+        "loss_last",
+    ]
+    rows, missing = [], []
+    for fw, summary in frameworks.items():
+        if summary["modes"] is None:
+            missing.append(fw)
+            continue
+        for mode in summary["modes"]:
+            if mode["supported"]:
+                rows.append([fw, mode["mode"], *(w.number(mode.get(c)) for c in columns)])
+            else:
+                rows.append(
+                    [fw, mode["mode"], f"not supported: {mode.get('reason')}", *[""] * (len(columns) - 1)]
+                )
+    out = _table(["framework", "mode", *map(w.label, columns)], rows, text_cols=(1,)) if rows else ""
+    if missing:
+        out += (
+            f'<p class="muted">Execution modes {w.NOT_MEASURED} for {escape(", ".join(missing))} '
+            "(run <code>crosstrain measure</code>).</p>"
+        )
+    return out
+
+
+def _onnx(frameworks: dict[str, dict]) -> str:
+    columns = [
+        names.ONNX_MAX_ABS_DIFF,
+        names.ONNX_SIZE,
+        *(
+            names.ONNX_PREFIX + m
+            for m in (names.LATENCY_P50, names.LATENCY_P95, names.LATENCY_P99, names.THROUGHPUT)
+        ),
+    ]
+    rows, missing = [], []
+    for fw, summary in frameworks.items():
+        onnx = summary["onnx"]
+        if onnx is None:
+            missing.append(fw)
+        elif onnx["exported"]:
+            rows.append(
+                [
+                    fw,
+                    f"seed {onnx.get('seed')}, opset {onnx.get('opset')}",
+                    *(w.number(onnx.get(c)) for c in columns),
+                ]
+            )
+        else:
+            rows.append([fw, f"not exported: {onnx.get('reason')}", *[""] * len(columns)])
+    out = _table(["framework", "export", *map(w.label, columns)], rows, text_cols=(1,)) if rows else ""
+    if missing:
+        out += (
+            f'<p class="muted">ONNX {w.NOT_MEASURED} for {escape(", ".join(missing))} '
+            "(run <code>crosstrain export</code>).</p>"
+        )
+    return out
+
+
+def _registry(registry: dict | None) -> str:
+    if registry is None:
+        return f'<p class="muted">Registry: {w.NOT_MEASURED} (run <code>crosstrain register</code>).</p>'
+    champion = (registry.get("champion") or {}).get("framework") or "none"
+    gate = registry.get("gate") or {}
+    decision = f"; gate: {gate.get('decision')} ({gate.get('reason')})" if gate else ""
+    return f"<p>Registry champion: <b>{escape(str(champion))}</b>{escape(decision)}</p>"
+
+
+def _figures(figures: list[Figure]) -> str:
+    out = []
+    for fig in figures:
+        data = base64.b64encode(fig.png).decode("ascii")
+        out.append(
+            f'<figure><img alt="{escape(fig.title)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{escape(fig.title)}</figcaption></figure>"
+        )
+    return "".join(out)
+
+
+def _task(task: str, result: dict, figures: list[Figure]) -> str:
+    fws = result["frameworks"]
+    return (
+        f'<section id="task-{escape(task)}"><h2>{escape(task)}</h2>'
+        f"<h3>Verdict</h3>{_verdicts(result['verdict'])}"
+        f"<h3>Every metric</h3>{_metrics(fws, result['verdict'])}"
+        f"<h3>Execution modes</h3>{_modes(fws)}"
+        f"<h3>ONNX Runtime (deployment side)</h3>{_onnx(fws)}"
+        f"{_registry(result.get('registry'))}"
+        f"<h3>Plots</h3>{_figures(figures)}</section>"
+    )
+
+
+def _summary(report: dict) -> str:
+    items = []
+    for task, result in report["results"].items():
+        wins = [f"{v['winner']} on {w.label(v['metric'])}" for v in result["verdict"] if v["winner"]]
+        accuracy = next((v for v in result["verdict"] if v["metric"] == names.TEST_ACCURACY), None)
+        acc = f"accuracy: {accuracy['text']} ({accuracy['evidence']})" if accuracy else ""
+        items.append(
+            f"<li><b>{escape(task)}</b>: {escape(acc)}. Significant wins: "
+            f"{escape('; '.join(wins) or 'none')}.</li>"
+        )
+    return f"<ul>{''.join(items)}</ul>"
+
+
+def render(report: dict, figures: dict[str, list[Figure]]) -> str:
+    """The whole page."""
+    method = w.METHOD_NOTE.format(
+        confidence=report["confidence"], samples=report["bootstrap_samples"], seeds=report["seeds"]
+    )
+    env = _table(["", "value"], [list(r) for r in w.environment_rows(report["environment"])], text_cols=(1,))
+    tasks = "".join(_task(task, result, figures.get(task, [])) for task, result in report["results"].items())
+    parent = report.get("parent_run_id") or "not tracked"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>crosstrain comparison: {escape(', '.join(report['frameworks']))}</title>"
+        f"<style>{CSS}</style></head><body>"
+        f"<h1>crosstrain comparison: {escape(' vs '.join(report['frameworks']))}</h1>"
+        f'<p class="muted">Generated {escape(report["generated_at"])} · MLflow parent run {escape(parent)} · '
+        f"tasks {escape(', '.join(report['results']))}</p>"
+        f'<h2>Summary</h2>{_summary(report)}<p class="note">{escape(method)}</p>'
+        f'<p class="note">{escape(w.MODES_NOTE)}</p>'
+        f"{tasks}<h2>Environment</h2>{env}</body></html>\n"
+    )

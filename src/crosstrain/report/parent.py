@@ -1,0 +1,84 @@
+"""The comparison's MLflow parent run: the report's summary metrics and files, with every run nested under it.
+
+Training and mode runs exist before the report does, so nesting is done afterwards by tagging each
+child with `mlflow.parentRunId`; the MLflow UI then shows one expandable comparison per `make run`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from crosstrain import names
+from crosstrain.config import Settings
+from crosstrain.tracking import runs, service
+
+TAG_TASKS, TAG_FRAMEWORKS, TAG_SEEDS = "crosstrain.tasks", "crosstrain.frameworks", "crosstrain.seeds"
+_UNSAFE = re.compile(r"[^0-9A-Za-z_\-. /]")  # MLflow metric names allow these only
+
+
+def run_name(generated_at: str) -> str:
+    """`comparison-20250101T120000Z` from the report's ISO timestamp."""
+    return "comparison-" + re.sub(r"[-:]|\.\d+", "", generated_at).replace("+0000", "Z")
+
+
+def child_run_ids(report: dict) -> list[str]:
+    """Every training run (one per seed) and mode run the report covers, in order, without repeats."""
+    ids = []
+    for result in report["results"].values():
+        for summary in result["frameworks"].values():
+            ids += [run_id for run_id in summary["run_ids"] if run_id]
+            ids += [m["run_id"] for m in summary["modes"] or [] if m.get("run_id")]
+    return list(dict.fromkeys(ids))
+
+
+def summary_metrics(report: dict) -> dict[str, float]:
+    """`<task>.<framework>.<metric>_mean|_low|_high` for every metric, the modes and ONNX timings,
+    and `<task>.accuracy_difference_*` (leader minus runner-up, paired over test examples)."""
+    out: dict[str, float] = {}
+    for task, result in report["results"].items():
+        for fw, summary in result["frameworks"].items():
+            for metric, ci in summary["metrics"].items():
+                for part in ("mean", "low", "high"):
+                    out[f"{task}.{fw}.{metric}_{part}"] = ci[part]
+            for mode in summary["modes"] or []:
+                for metric, value in mode.items():
+                    if isinstance(value, float):
+                        out[f"{task}.{fw}.{mode['mode']}.{metric}"] = value
+            for metric, value in (summary["onnx"] or {}).items():
+                if isinstance(value, float):
+                    out[f"{task}.{fw}.{metric}"] = value
+        for verdict in result["verdict"]:
+            if "difference" in verdict:
+                for part in ("mean", "low", "high"):
+                    out[f"{task}.accuracy_difference_{part}"] = verdict["difference"][part]
+    return {_UNSAFE.sub("_", key): value for key, value in out.items()}
+
+
+def track(settings: Settings, report: dict, render: Callable[[str], Path]) -> str:
+    """Open the parent run, `render(run_id)` the report into a directory, log it there, nest the children.
+
+    Everything happens inside the run, so a failure marks the parent FAILED and leaves no report.
+    """
+    tags = {
+        names.TAG_KIND: names.KIND_COMPARISON,
+        TAG_TASKS: ",".join(report["results"]),
+        TAG_FRAMEWORKS: ",".join(report["frameworks"]),
+        TAG_SEEDS: ",".join(map(str, report["seeds"])),
+    }
+    params = {
+        "confidence": report["confidence"],
+        "bootstrap_samples": report["bootstrap_samples"],
+        "seeds": tags[TAG_SEEDS],
+        "frameworks": tags[TAG_FRAMEWORKS],
+        "tasks": tags[TAG_TASKS],
+    }
+    with service.start_run(
+        settings.mlflow, run_name=run_name(report["generated_at"]), tags=tags, params=params
+    ) as run_id:
+        staged = render(run_id)
+        runs.set_parent(child_run_ids(report), run_id)
+        service.log_metrics(summary_metrics(report))
+        service.log_artifacts(staged, artifact_path="report")
+    return run_id
