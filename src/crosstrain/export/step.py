@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from crosstrain import backends, names
-from crosstrain.config import Framework, Settings
+from crosstrain.config import Framework, Settings, parse_mode
 from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.errors import CrosstrainError, MissingInputError
 from crosstrain.evaluation.latency import measure
@@ -41,6 +41,12 @@ class OnnxParityError(CrosstrainError):
 def exporter(framework: Framework):
     """`crosstrain.export.tf` or `crosstrain.export.torch`: the same `export_onnx` in each."""
     return importlib.import_module(f"crosstrain.export.{backends.MODULE_NAMES[Framework(framework)]}")
+
+
+def converter_name(framework: Framework) -> str:
+    """How a framework's models are converted, for messages."""
+    return {Framework.TENSORFLOW: "Keras Model.export(format='onnx')",
+            Framework.PYTORCH: "torch.onnx.export(dynamo=True)"}[Framework(framework)]
 
 
 def onnx_predict(path: Path, threads: int):
@@ -66,8 +72,11 @@ def onnx_predict(path: Path, threads: int):
     return predict
 
 
-def _skipped(task: str, framework: Framework, reason: str, **fields) -> dict:
-    return {"task": task, "framework": str(framework), "exported": False, "reason": reason, **fields}
+def _not_exported(base: dict, reason: str, out_file: Path) -> dict:
+    """Record why there is no ONNX model (the step still succeeds: a missing export is a finding)."""
+    result = {**base, "exported": False, "reason": reason}
+    atomic_write_json(out_file, result)
+    return result
 
 
 def export(task: str, settings: Settings, framework: Framework, model_dir: Path, prepared: Path,
@@ -81,9 +90,7 @@ def export(task: str, settings: Settings, framework: Framework, model_dir: Path,
     """
     framework = Framework(framework)
     if not settings.onnx.enabled:
-        result = _skipped(task, framework, "onnx.enabled is false")
-        atomic_write_json(out_file, result)
-        return result
+        return _not_exported({"task": task, "framework": str(framework)}, "onnx.enabled is false", out_file)
     info_path = Path(model_dir) / names.TRAIN_INFO_FILE
     if not info_path.exists():
         raise MissingInputError(
@@ -96,14 +103,19 @@ def export(task: str, settings: Settings, framework: Framework, model_dir: Path,
             f"{model_dir} was trained on data {info['data_digest'][:12]} but {prepared} holds "
             f"{meta['digest'][:12]}: retrain it (`dvc repro` does this)"
         )
+    base = {"task": task, "framework": str(framework), "seed": info.get("seed"), "run_id": info["run_id"],
+            "opset": settings.onnx.opset}
+    precision = parse_mode(info.get("mode", "eager-fp32"))[1]
+    if precision != "fp32":
+        # bf16 compute rounds logits far beyond onnx.atol, and Keras' ONNX export requires a float32 policy.
+        reason = f"trained in {precision} precision: ONNX export and parity need fp32"
+        return _not_exported(base, reason, out_file)
     test = load_split(prepared, "test")
     threads, opset, atol = settings.train_for(task).threads, settings.onnx.opset, settings.onnx.atol
     backends.training(framework).configure(threads, settings.seed)
     models = backends.models(framework)
     model = models.load(model_dir)
     native = models.make_predict(model)
-    base = {"task": task, "framework": str(framework), "seed": info.get("seed"), "run_id": info["run_id"],
-            "opset": opset}
 
     with tempfile.TemporaryDirectory(prefix="crosstrain-onnx-") as tmp:
         path = Path(tmp) / f"{task}-{framework}.onnx"
@@ -111,10 +123,9 @@ def export(task: str, settings: Settings, framework: Framework, model_dir: Path,
         try:
             converter = exporter(framework).export_onnx(model, path, test.x[:EXAMPLE_ROWS], opset)
         except Exception as err:  # any converter failure is a result to record, not a crash
-            reason = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
-            result = _skipped(task, framework, reason, **{k: base[k] for k in ("seed", "run_id", "opset")})
-            atomic_write_json(out_file, result)
-            return result
+            first_line = next(iter(str(err).strip().splitlines()), "")
+            reason = f"{converter_name(framework)} failed: {type(err).__name__}: {first_line}"
+            return _not_exported(base, reason, out_file)
         export_time = time.perf_counter() - start
         predict = onnx_predict(path, threads)
         diff = float(np.max(np.abs(predict_in_chunks(predict, test) - predict_in_chunks(native, test))))
