@@ -174,6 +174,7 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--prepared-root", type=Path, default=None,
                         help="prepared tasks (default: data/prepared if ingested, else a fresh ingest)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -194,6 +195,8 @@ def main() -> None:
             sys.exit(f"{framework} worker failed:\n{out.stderr[-3000:]}")
         results[framework] = json.loads(out.stdout.strip().splitlines()[-1])
 
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\ncrosstrain TrainStep vs a bare loop: {args.steps} steps x {args.repeats} interleaved repeats, "
           f"median ratio ({time.time() - started:.0f} s)")
     machine = f"{platform.machine()}, {platform.processor() or 'cpu'}"
