@@ -29,6 +29,7 @@ FRAMEWORKS = ("tensorflow", "pytorch")
 HIDDEN = {"tensorflow": (16,), "pytorch": (4,)}  # different models, so verdicts have something to find
 QUICK_LATENCY = LatencyConfig(calls=30, warmup=3, throughput_batch=64, throughput_repeats=2)
 
+
 def _train_seed(prepared: Path, framework: str, seed: int, epochs: int = 15):
     """A real MLP trained epoch by epoch; returns the model, its history rows and train.json-like info."""
     from sklearn.neural_network import MLPClassifier
@@ -217,21 +218,20 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
 TASKS = ("iris", "petals")  # two tasks (both iris data) so the report has more than one section
 
 
-def report_settings(**extra) -> Settings:
-    """Two iris tasks, both frameworks, three seeds, a quick bootstrap."""
+def report_settings(tasks: tuple[str, ...] = TASKS) -> Settings:
+    """The tasks (iris data each), both frameworks, three seeds, a quick bootstrap."""
     return Settings.model_validate(
         {
             "seeds": list(SEEDS),
-            "tasks": {t: {} for t in TASKS},
+            "tasks": {t: {} for t in tasks},
             "report": {"bootstrap_samples": 2000},
-            **extra,
         }
     )
 
 
-def make_project(root: Path, prepared: Path) -> Layout:
+def make_project(root: Path, prepared: Path, tasks: tuple[str, ...] = TASKS) -> Layout:
     """Every artefact the report reads: modes for tensorflow only, ONNX for pytorch only, no registry."""
-    for task in TASKS:
+    for task in tasks:
         for fw in FRAMEWORKS:
             write_framework(root, task, fw, prepared, modes=fw == "tensorflow", onnx=fw == "pytorch")
     return Layout(root)

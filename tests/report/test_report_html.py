@@ -119,9 +119,19 @@ def test_opens_in_headless_chromium_without_console_errors(built):
     root, _ = built
     page = Layout(root).report("html").resolve()
     done = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-         "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     problems = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
