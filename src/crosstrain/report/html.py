@@ -72,78 +72,32 @@ def _metrics(frameworks: dict[str, dict], verdicts: list[dict]) -> str:
     )
 
 
-def _modes(frameworks: dict[str, dict]) -> str:
-    columns = [
-        names.COMPILE_TIME,
-        names.STEP_TIME,
-        names.TRAIN_THROUGHPUT,
-        names.LATENCY_P50,
-        names.LATENCY_P95,
-        names.THROUGHPUT,
-        "loss_first",
-        "loss_last",
-    ]
-    rows, missing = [], []
-    for fw, summary in frameworks.items():
-        if summary["modes"] is None:
-            missing.append(fw)
-            continue
-        for mode in summary["modes"]:
-            if mode["supported"]:
-                rows.append([fw, mode["mode"], *(w.number(mode.get(c)) for c in columns)])
-            else:
-                rows.append(
-                    [fw, mode["mode"], f"not supported: {mode.get('reason')}", *[""] * (len(columns) - 1)]
-                )
-    out = _table(["framework", "mode", *map(w.label, columns)], rows, text_cols=(1,)) if rows else ""
+def _measured(header: list[str], rows: list[list[str]], missing: list[str], what: str, command: str) -> str:
+    """A table of what was measured, and a line naming the frameworks where it was not."""
+    out = _table(header, rows, text_cols=(1,)) if rows else ""
     if missing:
         out += (
-            f'<p class="muted">Execution modes {w.NOT_MEASURED} for {escape(", ".join(missing))} '
-            "(run <code>crosstrain measure</code>).</p>"
+            f'<p class="muted">{what} {w.NOT_MEASURED} for {escape(", ".join(missing))} '
+            f"(run <code>{command}</code>).</p>"
         )
     return out
+
+
+def _modes(frameworks: dict[str, dict]) -> str:
+    header = ["framework", "mode", *map(w.label, w.MODE_COLUMNS)]
+    return _measured(header, *w.mode_rows(frameworks), "Execution modes", "crosstrain measure")
 
 
 def _onnx(frameworks: dict[str, dict]) -> str:
-    columns = [
-        names.ONNX_MAX_ABS_DIFF,
-        names.ONNX_SIZE,
-        *(
-            names.ONNX_PREFIX + m
-            for m in (names.LATENCY_P50, names.LATENCY_P95, names.LATENCY_P99, names.THROUGHPUT)
-        ),
-    ]
-    rows, missing = [], []
-    for fw, summary in frameworks.items():
-        onnx = summary["onnx"]
-        if onnx is None:
-            missing.append(fw)
-        elif onnx["exported"]:
-            rows.append(
-                [
-                    fw,
-                    f"seed {onnx.get('seed')}, opset {onnx.get('opset')}",
-                    *(w.number(onnx.get(c)) for c in columns),
-                ]
-            )
-        else:
-            rows.append([fw, f"not exported: {onnx.get('reason')}", *[""] * len(columns)])
-    out = _table(["framework", "export", *map(w.label, columns)], rows, text_cols=(1,)) if rows else ""
-    if missing:
-        out += (
-            f'<p class="muted">ONNX {w.NOT_MEASURED} for {escape(", ".join(missing))} '
-            "(run <code>crosstrain export</code>).</p>"
-        )
-    return out
+    header = ["framework", "export", *map(w.label, w.ONNX_COLUMNS)]
+    return _measured(header, *w.onnx_rows(frameworks), "ONNX", "crosstrain export")
 
 
 def _registry(registry: dict | None) -> str:
     if registry is None:
         return f'<p class="muted">Registry: {w.NOT_MEASURED} (run <code>crosstrain register</code>).</p>'
-    champion = (registry.get("champion") or {}).get("framework") or "none"
-    gate = registry.get("gate") or {}
-    decision = f"; gate: {gate.get('decision')} ({gate.get('reason')})" if gate else ""
-    return f"<p>Registry champion: <b>{escape(str(champion))}</b>{escape(decision)}</p>"
+    champion, gate = w.registry_line(registry)
+    return f"<p>Registry champion: <b>{escape(champion)}</b>{escape('; ' + gate if gate else '')}</p>"
 
 
 def _figures(figures: list[Figure]) -> str:

@@ -6,7 +6,6 @@ them are in reports/curves/ for `dvc plots show`.
 
 from __future__ import annotations
 
-from crosstrain import names
 from crosstrain.report import wording as w
 
 
@@ -40,56 +39,18 @@ def _task(task: str, result: dict) -> list[str]:
         [[w.label(m), *(w.interval(s["metrics"].get(m)) for s in fws.values())] for m in metrics],
     )
     lines += ["### Execution modes", ""]
-    mode_cols = [
-        names.COMPILE_TIME,
-        names.STEP_TIME,
-        names.TRAIN_THROUGHPUT,
-        names.LATENCY_P50,
-        names.THROUGHPUT,
-    ]
-    rows = []
-    for fw, s in fws.items():
-        if s["modes"] is None:
-            rows.append([fw, w.NOT_MEASURED, *[""] * len(mode_cols)])
-            continue
-        for m in s["modes"]:
-            rows.append(
-                [fw, m["mode"], *(w.number(m.get(c)) for c in mode_cols)]
-                if m["supported"]
-                else [fw, m["mode"], f"not supported: {m.get('reason')}", *[""] * (len(mode_cols) - 1)]
-            )
-    lines += _table(["framework", "mode", *map(w.label, mode_cols)], rows)
+    rows, missing = w.mode_rows(fws)
+    rows += [[fw, w.NOT_MEASURED, *[""] * len(w.MODE_COLUMNS)] for fw in missing]
+    lines += _table(["framework", "mode", *map(w.label, w.MODE_COLUMNS)], rows)
     lines += ["### ONNX Runtime", ""]
-    onnx_cols = [
-        names.ONNX_MAX_ABS_DIFF,
-        names.ONNX_SIZE,
-        names.ONNX_PREFIX + names.LATENCY_P50,
-        names.ONNX_PREFIX + names.THROUGHPUT,
-    ]
-    rows = []
-    for fw, s in fws.items():
-        onnx = s["onnx"]
-        if onnx is None:
-            rows.append([fw, w.NOT_MEASURED, *[""] * len(onnx_cols)])
-        elif onnx["exported"]:
-            rows.append(
-                [
-                    fw,
-                    f"seed {onnx.get('seed')}, opset {onnx.get('opset')}",
-                    *(w.number(onnx.get(c)) for c in onnx_cols),
-                ]
-            )
-        else:
-            rows.append([fw, f"not exported: {onnx.get('reason')}", *[""] * len(onnx_cols)])
-    lines += _table(["framework", "export", *map(w.label, onnx_cols)], rows)
-    registry = result.get("registry")
-    if registry is None:
+    rows, missing = w.onnx_rows(fws)
+    rows += [[fw, w.NOT_MEASURED, *[""] * len(w.ONNX_COLUMNS)] for fw in missing]
+    lines += _table(["framework", "export", *map(w.label, w.ONNX_COLUMNS)], rows)
+    champion, gate = w.registry_line(result.get("registry"))
+    if result.get("registry") is None:
         lines += [f"Registry: {w.NOT_MEASURED}.", ""]
     else:
-        gate = registry.get("gate") or {}
-        champion = (registry.get("champion") or {}).get("framework") or "none"
-        decision = f"; gate: {gate.get('decision')} ({gate.get('reason')})" if gate else ""
-        lines += [f"Registry champion: **{champion}**{decision}", ""]
+        lines += [f"Registry champion: **{champion}**" + (f"; {gate}" if gate else ""), ""]
     return lines
 
 

@@ -102,3 +102,65 @@ def environment_rows(env: dict) -> list[tuple[str, str]]:
     for package, version in (env.get("versions") or {}).items():
         rows.append((package, version or "not installed"))
     return rows
+
+
+# --- rows both renderers show ------------------------------------------------------------------------
+
+MODE_COLUMNS = (
+    names.COMPILE_TIME,
+    names.STEP_TIME,
+    names.TRAIN_THROUGHPUT,
+    names.LATENCY_P50,
+    names.LATENCY_P95,
+    names.THROUGHPUT,
+    "loss_first",
+    "loss_last",
+)
+ONNX_COLUMNS = (
+    names.ONNX_MAX_ABS_DIFF,
+    names.ONNX_SIZE,
+    *(
+        names.ONNX_PREFIX + m
+        for m in (names.LATENCY_P50, names.LATENCY_P95, names.LATENCY_P99, names.THROUGHPUT)
+    ),
+)
+
+
+def mode_rows(frameworks: dict[str, dict]) -> tuple[list[list[str]], list[str]]:
+    """([framework, mode, *MODE_COLUMNS] rows, frameworks whose modes were not measured)."""
+    rows, missing = [], []
+    for fw, summary in frameworks.items():
+        if summary["modes"] is None:
+            missing.append(fw)
+            continue
+        for mode in summary["modes"]:
+            if mode["supported"]:
+                rows.append([fw, mode["mode"], *(number(mode.get(c)) for c in MODE_COLUMNS)])
+            else:
+                blank = [""] * (len(MODE_COLUMNS) - 1)
+                rows.append([fw, mode["mode"], f"not supported: {mode.get('reason')}", *blank])
+    return rows, missing
+
+
+def onnx_rows(frameworks: dict[str, dict]) -> tuple[list[list[str]], list[str]]:
+    """([framework, export, *ONNX_COLUMNS] rows, frameworks whose ONNX export was not measured)."""
+    rows, missing = [], []
+    for fw, summary in frameworks.items():
+        onnx = summary["onnx"]
+        if onnx is None:
+            missing.append(fw)
+        elif onnx["exported"]:
+            export = f"seed {onnx.get('seed')}, opset {onnx.get('opset')}"
+            rows.append([fw, export, *(number(onnx.get(c)) for c in ONNX_COLUMNS)])
+        else:
+            rows.append([fw, f"not exported: {onnx.get('reason')}", *[""] * len(ONNX_COLUMNS)])
+    return rows, missing
+
+
+def registry_line(registry: dict | None) -> tuple[str, str]:
+    """(champion framework, the gate's decision and reason), or NOT_MEASURED and "" without a registry."""
+    if registry is None:
+        return NOT_MEASURED, ""
+    gate = registry.get("gate") or {}
+    champion = (registry.get("champion") or {}).get("framework") or "none"
+    return champion, f"gate: {gate.get('decision')} ({gate.get('reason')})" if gate else ""
