@@ -13,6 +13,8 @@ from crosstrain import names
 from crosstrain.cli.main import main
 from crosstrain.report.build import build_report
 
+pytestmark = pytest.mark.slow  # starts an mlflow server (tens of seconds)
+
 TASKS = ("iris",)  # one task is enough here; the report tests cover several
 
 
