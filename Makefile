@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # dvc.yaml runs `crosstrain ...`: make the venv's commands the ones found.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv run repro test test-fast ui bench bench-accuracy lint clean
+.PHONY: help venv run run-full repro test test-fast ui bench bench-accuracy lint clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,8 +23,15 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP) ## Create or update .venv with pinned dependencies
 
-run: venv ## Run the whole local pipeline (dvc repro) and print the results
+run: venv ## Run the whole comparison (dvc repro): reports/comparison.html, MLflow runs, registry
 	$(BIN)/dvc repro
+	@$(BIN)/crosstrain summary
+
+# The full benchmark: every example and more epochs and seeds, as a DVC experiment (params.yaml untouched).
+FULL := -S 'seeds=[0,1,2,3,4]' -S tasks.images.limit=null -S tasks.images.train.epochs=10 \
+        -S tasks.text.limit=null -S tasks.text.train.epochs=4
+run-full: venv ## The full-size comparison as a DVC experiment (see `dvc exp show`); ~1 h on 2 cores
+	$(BIN)/dvc exp run $(FULL)
 	@$(BIN)/crosstrain summary
 
 test: venv .venv-tools/.installed ## Run the test suite (real TensorFlow, PyTorch, MLflow, DVC, GX; CPU-small)
@@ -45,6 +52,7 @@ bench-accuracy: venv ## Train the default models at full size in both frameworks
 lint: venv ## Ruff
 	$(BIN)/ruff check src tests bench
 
+include bench/bench.mk
 include k8s/images.mk
 include k8s/tools.mk
 

@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="crosstrain-scaling-"))
-    params = {"seed": 42, "tasks": {args.task: TASKS[args.task]},
+    params = {"seed": 42, "seeds": [0], "tasks": {args.task: TASKS[args.task]},
               "train": {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": 0.005,
                         "threads": 1},
               "mlflow": {"experiment": "scaling", "tracking_uri": "sqlite:///mlflow.db"}}
@@ -61,7 +61,7 @@ def main() -> None:
         for workers in sorted(args.workers):
             crosstrain("train", "--task", args.task, "--framework", framework, "--workers", str(workers),
                        cwd=root)
-            info = json.loads((root / "models" / args.task / framework / "train.json").read_text())
+            info = json.loads((root / "models" / args.task / framework / "seed-0" / "train.json").read_text())
             efficiency = info.get("scaling_efficiency")
             print(f"{framework:<11} {workers:>7} {info['throughput_examples_per_s']:>11.0f} "
                   f"{info['throughput_per_worker_examples_per_s']:>11.0f} "

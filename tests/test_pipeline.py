@@ -22,6 +22,7 @@ from crosstrain import names
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 TASKS = ("iris", "images", "text")
+SEEDS = (0, 1)
 
 
 def run(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -50,6 +51,10 @@ def project(repo_root, tmp_path_factory) -> Path:
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["tasks"]["iris"]["limit"] = 40
     params["train"]["epochs"] = 2
+    params["seeds"] = list(SEEDS)
+    params["measure"] = {"modes": ["eager-fp32", "eager-mixed"], "steps": 3, "warmup_steps": 1}
+    params["latency"] = {"calls": 20, "warmup": 2, "throughput_batch": 32, "throughput_repeats": 2}
+    params["report"] = {"confidence": 0.95, "bootstrap_samples": 500}
     small = {"images": {"limit": 300, "model": {"kind": "cnn", "widths": [8], "dense": None},
                         "train": {"epochs": 1, "batch_size": 64}},
              "text": {"limit": 300, "preprocess": {"text": {"vocab_size": 2000, "seq_len": 32}},
@@ -79,14 +84,23 @@ def test_repro_writes_both_frameworks_metrics(project, repro):
     for task in TASKS:
         for stage in ("ingest", "validate", "register"):
             assert f"Running stage '{stage}@{task}'" in repro.stdout
-        for stage in ("train", "evaluate"):
+        for stage in ("train", "measure", "evaluate", "export"):
             for fw in ("tensorflow", "pytorch"):
                 assert f"Running stage '{stage}@{task}-{fw}'" in repro.stdout
         metrics = {fw: json.loads((project / "metrics" / task / f"{fw}.json").read_text())
                    for fw in ("tensorflow", "pytorch")}
         assert metrics["tensorflow"]["test_rows"] == metrics["pytorch"]["test_rows"] > 0
         for values in metrics.values():
-            assert 0.0 <= values[names.TEST_ACCURACY] <= 1.0
+            assert [r["seed"] for r in values["runs"]] == list(SEEDS)
+            assert 0.0 <= values["mean"][names.TEST_ACCURACY] <= 1.0
+            onnx = json.loads((project / "metrics" / task / "onnx" / f"{values['framework']}.json").read_text())
+            assert onnx["exported"] and onnx[names.ONNX_MAX_ABS_DIFF] <= 1e-4
+    # and the report covers every task in both frameworks
+    html = (project / "reports" / "comparison.html").read_text()
+    for task in TASKS:
+        assert task in html
+    assert "tensorflow" in html.lower() and "pytorch" in html.lower()
+    assert (project / "reports" / "comparison.md").read_text().count("| ") > 10
     shown = run([str(BIN / "dvc"), "metrics", "show", "--json"], project).stdout
     assert "metrics/iris/tensorflow.json" in shown and "metrics/iris/pytorch.json" in shown
 
@@ -100,15 +114,24 @@ def test_second_repro_runs_no_stage(project, repro):
 
 
 def test_runs_and_registry_land_in_the_embedded_store(project, repro):
-    # Then mlflow.db at the project root holds one run per framework and the registered model's aliases
+    # Then mlflow.db at the project root holds one parent run whose children are every training run
+    # (task x framework x seed) and every timed mode run, and the registered models' aliases
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("crosstrain")
     runs = client.search_runs([experiment.experiment_id])
-    assert sorted((r.data.tags[names.TAG_TASK], r.data.tags[names.TAG_FRAMEWORK]) for r in runs) == sorted(
-        (task, fw) for task in TASKS for fw in ("tensorflow", "pytorch"))
-    assert all(names.TEST_ACCURACY in r.data.metrics for r in runs)
+    kinds = {kind: [r for r in runs if r.data.tags.get(names.TAG_KIND) == kind]
+             for kind in (names.KIND_TRAINING, names.KIND_MODE, names.KIND_COMPARISON)}
+    assert len(kinds[names.KIND_COMPARISON]) == 1
+    parent = kinds[names.KIND_COMPARISON][0].info.run_id
+    training = kinds[names.KIND_TRAINING]
+    assert sorted((r.data.tags[names.TAG_TASK], r.data.tags[names.TAG_FRAMEWORK], int(r.data.tags[names.TAG_SEED]))
+                  for r in training) == sorted(
+        (task, fw, seed) for task in TASKS for fw in ("tensorflow", "pytorch") for seed in SEEDS)
+    assert len(kinds[names.KIND_MODE]) == len(TASKS) * 2 * 2
+    assert all(r.data.tags.get(names.TAG_PARENT) == parent for r in training + kinds[names.KIND_MODE])
+    assert all(names.TEST_ACCURACY in r.data.metrics for r in training)
     for task in TASKS:
         model = client.get_registered_model(names.registered_model_name(task))
         assert {"tensorflow", "pytorch", names.CHAMPION_ALIAS} <= set(model.aliases)
@@ -122,5 +145,15 @@ def test_exp_run_with_a_param_override_reruns_only_training(project, repro):
     assert "Running stage 'train@iris-pytorch'" in out
     assert "Running stage 'ingest@iris'" not in out and "Running stage 'validate@iris'" not in out
     assert "Running stage 'train@images-pytorch'" not in out
-    info = json.loads((project / "models" / "iris" / "pytorch" / names.TRAIN_INFO_FILE).read_text())
+    info = json.loads((project / "models" / "iris" / "pytorch" / names.seed_dir(SEEDS[0]) / names.TRAIN_INFO_FILE)
+                      .read_text())
     assert info[names.PARAM_COUNT] == 4 * 8 + 8 + 8 * 3 + 3
+
+
+def test_compare_last_prints_the_table(project, repro):
+    # When a user asks for the last comparison, as the README says
+    out = run([str(BIN / "crosstrain"), "compare", "--last"], project).stdout
+    # Then every task and framework has a row
+    for task in TASKS:
+        assert task in out
+    assert "tensorflow" in out and "pytorch" in out

@@ -23,7 +23,7 @@ from crosstrain.config import Framework
 from crosstrain.distributed import scaling
 
 # SGD, not Adam: Adam hides a gradient off by a constant factor; SGD's loss curve shows it.
-PARAMS = {"seed": 42, "tasks": {"iris": {"model": {"kind": "mlp", "hidden": [8]}}},
+PARAMS = {"seed": 42, "seeds": [0], "tasks": {"iris": {"model": {"kind": "mlp", "hidden": [8]}}},
           "train": {"epochs": 2, "batch_size": 16, "learning_rate": 0.1, "optimizer": "sgd", "momentum": 0.9}}
 # Float sums in another order (all-reduce) may differ in the last bits; nothing more.
 LOSS_RTOL = 1e-5
@@ -41,7 +41,7 @@ def project(tmp_path, monkeypatch, iris_prepared, mlflow_store):
 
 
 def _history(project, framework) -> list[dict]:
-    return json.loads((project / "models" / "iris" / framework / names.HISTORY_FILE).read_text())
+    return json.loads((project / "models" / "iris" / framework / names.seed_dir(0) / names.HISTORY_FILE).read_text())
 
 
 @pytest.mark.parametrize("framework", list(Framework))
@@ -52,7 +52,7 @@ def test_two_workers_match_one_and_log_one_run(framework, project, mlflow_store)
     # When the same settings train on 2 workers
     assert main(["train", "--task", "iris", "--framework", framework, "--workers", "2"]) == 0
     double = _history(project, framework)
-    info = json.loads((project / "models" / "iris" / framework / names.TRAIN_INFO_FILE).read_text())
+    info = json.loads((project / "models" / "iris" / framework / names.seed_dir(0) / names.TRAIN_INFO_FILE).read_text())
 
     # Then the loss and accuracy curves are the 1-worker ones, within float re-ordering
     for one, two in zip(single, double, strict=True):

@@ -106,7 +106,8 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
     for seed, info in infos.items():
         seed_dir = Path(model_dir) / names.seed_dir(seed)
         model = models.load(seed_dir)
-        predict = models.make_predict(model)
+        # Latency in the mode the model was trained in (eager or compiled; its precision is saved with it).
+        predict = models.make_predict(model, execution=budget.execution)
         logits = predict_in_chunks(predict, test)
         predictions[seed] = np.argmax(logits, axis=1)
         seed_matrix = m.confusion(test.y, predictions[seed], len(classes))

@@ -126,11 +126,11 @@ def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split
         # Memory is measured from here, after imports and data loading, which both frameworks share.
         with track_peak_memory() as memory:
             with trainer.scope(ctx):
-                model = models.build_model(cfg.model, meta)
+                model = models.build_model(cfg.model, meta, precision=budget.precision)
                 # The same numpy-drawn initial weights in both frameworks, not each library's default.
                 models.set_weights(model, initial_weights(cfg.model, meta, seed))
                 step = trainer.make_train_step(model, budget, train_split.x[:1], ctx)
-            predict = models.make_predict(model)
+            predict = models.make_predict(model, execution=budget.execution)
             progress = (epoch_progress(f"train {task}/{framework} seed {seed}", budget.epochs) if chief
                         else _no_progress())
             with progress as advance:
@@ -147,7 +147,7 @@ def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split
             return {"rank": world.rank, "seed": seed, "weights_sha256": digest}
         if world.distributed:
             # Save a plain copy: no mirrored variables or DDP hooks in the saved model.
-            plain = models.build_model(cfg.model, meta)
+            plain = models.build_model(cfg.model, meta, precision=budget.precision)
             models.set_weights(plain, models.get_weights(model))
             model = plain
         param_count = models.param_count(model)
