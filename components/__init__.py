@@ -1,6 +1,6 @@
 """Kubeflow Pipelines components, one folder per step; each wraps one `crosstrain.kfp_support.steps` function.
 
-    from components import ingest, validate, train, evaluate, register   # kfp components
+    from components import ingest, validate, train, measure, evaluate, export, register, report
 
 Component bodies import crosstrain inside the function: a lightweight component ships only its own
 source, and the crosstrain image (its `base_image`) provides the package.
@@ -8,9 +8,23 @@ source, and the crosstrain image (its `base_image`) provides the package.
 
 from components.configure.component import configure
 from components.evaluate.component import evaluate
+from components.export.component import export
 from components.ingest.component import ingest
+from components.measure.component import measure
 from components.register.component import register
+from components.report.component import gather, report
 from components.train.component import train
 from components.validate.component import validate
 
-__all__ = ["configure", "ingest", "validate", "train", "evaluate", "register"]
+__all__ = [
+    "configure",
+    "ingest",
+    "validate",
+    "train",
+    "measure",
+    "evaluate",
+    "export",
+    "register",
+    "gather",
+    "report",
+]

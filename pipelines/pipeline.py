@@ -5,11 +5,15 @@
     crosstrain pipeline submit --host http://localhost:8080 --wait
 
 for each task (dsl.ParallelFor):
-    configure ─► ingest ─► validate ─► train per framework ─► evaluate ─► register
+    configure ─► ingest ─► validate ─┬► train per framework ─► evaluate ─► export ─┬► register ─► gather
+                                     └► measure per framework ──────────────────────┴──────────────┘
+then, once every task's branch finished:
+    report (dsl.Collected over every task's gather: one comparison report, the MLflow parent run)
 
 The DAG is built from validated params: `frameworks` decide the branches per task (each framework
 trains in its own image, with its own pod settings), and `cluster` the placement of each step.
-The run-time parameters are the params text, the tasks to run, seed, epochs and the MLflow server.
+The run-time parameters are the params text, the tasks to run, seed, epochs and the MLflow server;
+the training seeds are params' `seeds` (`--set seeds=[0]` on `crosstrain pipeline run|submit`).
 With `cluster.distributed.workers > 1` each train step is a small crosstrain-base pod that runs a
 Kubeflow Trainer TrainJob on that many nodes and waits for it (crosstrain.kube; k8s/trainer/).
 """
@@ -132,33 +136,75 @@ def build(settings: Settings):
             )
             ingest = _cpu_step(c.ingest(params=config.output, task=task), cluster)
             validate = _cpu_step(c.validate(prepared=ingest.outputs["prepared"]), cluster)
-            outputs: dict[str, Any] = {}
+            metrics: dict[str, Any] = {}
+            gathered: dict[str, Any] = {}
+            exports = []
             for framework in frameworks:
+                fw = framework.value
                 train = train_component(
-                    params=config.output,
-                    task=task,
-                    framework=framework.value,
-                    prepared=ingest.outputs["prepared"],
+                    params=config.output, task=task, framework=fw, prepared=ingest.outputs["prepared"]
                 )
                 # Training waits for validation: a failed suite stops this task's branch here.
-                train.after(validate).set_display_name(f"train-{framework.value}").set_caching_options(False)
+                train.after(validate).set_display_name(f"train-{fw}").set_caching_options(False)
                 if distributed:
                     _launcher_step(train, cluster)
                 else:
                     _train_step(train, framework, cluster)
+                # Execution modes are timed from the initial weights, beside training (on CPU, like evaluate).
+                measure = c.measure(
+                    params=config.output, task=task, framework=fw, prepared=ingest.outputs["prepared"]
+                )
+                measure.after(validate).set_display_name(f"measure-{fw}").set_caching_options(False)
+                _with_secrets(_cpu_step(measure, cluster), cluster)
                 evaluate = c.evaluate(
                     params=config.output,
                     task=task,
-                    framework=framework.value,
+                    framework=fw,
                     prepared=ingest.outputs["prepared"],
                     model=train.outputs["model"],
                 )
-                evaluate.set_display_name(f"evaluate-{framework.value}").set_caching_options(False)
+                evaluate.set_display_name(f"evaluate-{fw}").set_caching_options(False)
                 _with_secrets(_cpu_step(evaluate, cluster), cluster)
-                outputs[f"{framework.value}_model"] = train.outputs["model"]
-                outputs[f"{framework.value}_metrics"] = evaluate.outputs["metrics"]
-            register = c.register(params=config.output, task=task, **outputs).set_caching_options(False)
+                # Export after evaluate: an ONNX model that drifts from the native one stops registration.
+                export = c.export(
+                    params=config.output,
+                    task=task,
+                    framework=fw,
+                    prepared=ingest.outputs["prepared"],
+                    model=train.outputs["model"],
+                )
+                export.after(evaluate).set_display_name(f"export-{fw}").set_caching_options(False)
+                _with_secrets(_cpu_step(export, cluster), cluster)
+                exports.append(export)
+                metrics[f"{fw}_metrics"] = evaluate.outputs["metrics"]
+                gathered.update(
+                    {
+                        f"{fw}_metrics": evaluate.outputs["metrics"],
+                        f"{fw}_plots": evaluate.outputs["plots"],
+                        f"{fw}_modes": measure.outputs["modes"],
+                        f"{fw}_onnx": export.outputs["onnx"],
+                    }
+                )
+            register = c.register(params=config.output, task=task, **metrics).set_caching_options(False)
+            for export in exports:
+                register.after(export)
             _with_secrets(_cpu_step(register, cluster), cluster)
+            results = c.gather(task=task, registry=register.outputs["registry"], **gathered)
+            _cpu_step(results.set_caching_options(False), cluster)
+        # One report over every task once all their branches are done; crosstrain-base has both frameworks.
+        # Its own configure: the loop's run per task, and a loop's outputs reach outside only as lists.
+        report_config = _cpu_step(
+            c.configure(
+                params=params,
+                seed=seed,
+                epochs=epochs,
+                mlflow_tracking_uri=mlflow_tracking_uri,
+                mlflow_experiment=mlflow_experiment,
+            ),
+            cluster,
+        ).set_display_name("configure-report")
+        report = c.report(params=report_config.output, tasks=dsl.Collected(results.outputs["results"]))
+        _with_secrets(_cpu_step(report.set_caching_options(False), cluster), cluster)
 
     return crosstrain_comparison
 

@@ -17,22 +17,23 @@ def evaluate(
     confusion: Output[ClassificationMetrics],
     plots: Output[Artifact],
 ):
-    """Score `model` on the test split (on CPU, so latencies compare) and add the metrics to its MLflow run.
+    """Score every seed's model on the test split (on CPU, so latencies compare); metrics onto its run.
 
     Args:
         params: Validated params YAML.
         task: A key of `tasks` in params.
         framework: The framework `model` was trained in.
         prepared: The ingest step's output directory.
-        model: The train step's output directory.
-        metrics: The metrics JSON (register reads it); the numbers also as KFP metrics.
-        confusion: The test confusion matrix.
+        model: The train step's output directory (seed-<s>/ per seed).
+        metrics: The metrics JSON (`runs` per seed, `mean`; register and report read it); the means
+            over seeds also as KFP metrics.
+        confusion: The test confusion matrix, summed over seeds.
         plots: history.csv, predictions.csv, confusion.json and confusion.png.
     """
     from crosstrain.kfp_support import steps
 
     result = steps.evaluate(params, task, framework, prepared.path, model.path, metrics.path, plots.path)
-    for name, value in result.items():
-        if isinstance(value, float):
-            metrics.log_metric(name, value)
+    for name, value in result["mean"].items():
+        metrics.log_metric(name, value)
+    metrics.metadata["seeds"] = result["seeds"]
     confusion.log_confusion_matrix(result["confusion"]["classes"], result["confusion"]["matrix"])

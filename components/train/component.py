@@ -12,19 +12,26 @@ from kfp import dsl
 
 @dsl.component(base_image=PYTORCH_IMAGE, install_kfp_package=False)
 def train(params: str, task: str, framework: str, prepared: Input[Dataset], model: Output[Model]):
-    """Train `task`'s model in `framework`, log the run to MLflow, save the native model in `model`.
+    """Train `task`'s model in `framework` once per seed in `seeds`; one MLflow run and native model each.
 
     Args:
         params: Validated params YAML.
         task: A key of `tasks` in params.
         framework: `tensorflow` or `pytorch`; runs in crosstrain-<framework> (set by the pipeline).
         prepared: The ingest step's output directory.
-        model: Output directory: the native model, train.json and history.json.
+        model: Output directory: seed-<s>/ per seed (native model, train.json, history.json).
     """
     from crosstrain.kfp_support import steps
 
-    info = steps.train(params, task, framework, prepared.path, model.path)
-    model.metadata.update({"framework": framework, "run_id": info["run_id"], "model_uri": info["model_uri"]})
+    infos = steps.train(params, task, framework, prepared.path, model.path)
+    model.metadata.update(
+        {
+            "framework": framework,
+            "seeds": [i["seed"] for i in infos],
+            "run_ids": [i["run_id"] for i in infos],
+            "model_uris": [i["model_uri"] for i in infos],
+        }
+    )
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
@@ -36,9 +43,16 @@ def train_distributed(params: str, task: str, framework: str, prepared: Input[Da
         task: A key of `tasks` in params.
         framework: `tensorflow` or `pytorch`; the TrainJob's pods run crosstrain-<framework>.
         prepared: The ingest step's output directory (staged for the pods through MLflow).
-        model: Output directory: the native model, train.json and history.json (from worker 0).
+        model: Output directory: seed-<s>/ per seed (native model, train.json, history.json), from worker 0.
     """
     from crosstrain.kfp_support import steps
 
-    info = steps.train_distributed(params, task, framework, prepared.path, model.path)
-    model.metadata.update({"framework": framework, "run_id": info["run_id"], "model_uri": info["model_uri"]})
+    infos = steps.train_distributed(params, task, framework, prepared.path, model.path)
+    model.metadata.update(
+        {
+            "framework": framework,
+            "seeds": [i["seed"] for i in infos],
+            "run_ids": [i["run_id"] for i in infos],
+            "model_uris": [i["model_uri"] for i in infos],
+        }
+    )

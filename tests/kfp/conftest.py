@@ -17,13 +17,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-# Small enough for CPU tests: iris only, 40 training rows, one epoch, any score crowns a champion.
+# Small enough for CPU tests: iris only, 40 training rows, one seed, one epoch, any score crowns a
+# champion; a few timed calls and steps, eager fp32 only (no torch.compile / XLA time), few resamples.
 SMALL_PARAMS = {
     "seed": 42,
+    "seeds": [0],
     "frameworks": ["tensorflow", "pytorch"],
     "tasks": {"iris": {"source": {"kind": "sklearn", "name": "iris"}, "limit": 40}},
     "train": {"epochs": 1, "batch_size": 16},
     "register": {"min_score": 0.0},
+    "latency": {"calls": 5, "warmup": 1, "throughput_batch": 16, "throughput_repeats": 1},
+    "measure": {"modes": ["eager-fp32"], "steps": 2, "warmup_steps": 1},
+    "report": {"bootstrap_samples": 200},
 }
 
 

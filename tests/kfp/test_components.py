@@ -30,7 +30,18 @@ def artifact(path: Path) -> SimpleNamespace:
 
 
 def test_every_component_runs_in_a_crosstrain_image_without_installing_kfp():
-    for component in (c.configure, c.ingest, c.validate, c.train, c.evaluate, c.register):
+    for component in (
+        c.configure,
+        c.ingest,
+        c.validate,
+        c.train,
+        c.measure,
+        c.evaluate,
+        c.export,
+        c.register,
+        c.gather,
+        c.report,
+    ):
         container = component.component_spec.implementation.container
         assert "/crosstrain-" in container.image and ":" in container.image
         assert "pip install" not in " ".join(container.command)
@@ -94,7 +105,7 @@ def test_validate_unit_fails_on_bad_data(iris_prepared, tmp_path):
 
 
 def test_register_unit_without_models_registers_nothing(params_text, tmp_path, mlflow_store):
-    with pytest.raises(MissingInputError, match="no trained model"):
+    with pytest.raises(MissingInputError, match="no evaluated model"):
         c.register.python_func(params=params_text, task="iris", registry=artifact(tmp_path / "r.json"))
     assert not (tmp_path / "r.json").exists()
 

@@ -108,13 +108,58 @@ def test_cpu_steps_never_request_a_gpu(tmp_path):
         "configure",
         "ingest",
         "validate",
+        "measure",
         "evaluate",
+        "export",
         "register",
+        "gather",
+        "report",
     }
     for name, container in cpu.items():
         assert container["image"] == "registry.example.com/ml/crosstrain-base:v9"
         assert "accelerator" not in container["resources"]
         assert not {"nodeSelector", "tolerations", "emptyDirMounts"} & set(k8s.get(name, {}))
+
+
+def test_each_task_measures_exports_registers_then_one_report_covers_every_task(tmp_path):
+    # Given the default params (both frameworks)
+    spec, k8s = _compiled(Settings(), tmp_path)
+    root = spec["root"]["dag"]["tasks"]
+    loop_name, loop = next((n, t) for n, t in root.items() if "parameterIterator" in t)
+    body = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
+
+    def deps(task: str) -> set[str]:
+        return set(body[task].get("dependentTasks", []))
+
+    by_name = {t["taskInfo"]["name"]: n for n, t in body.items()}
+    for fw in ("tensorflow", "pytorch"):
+        train, measure, evaluate, export = (
+            by_name[f"{step}-{fw}"] for step in ("train", "measure", "evaluate", "export")
+        )
+        # Then measure runs beside training, after validation; export after evaluate, on the trained model
+        assert "validate" in deps(measure) and train not in deps(measure)
+        assert {train, evaluate} <= deps(export)
+        inputs = body[export]["inputs"]["artifacts"]
+        assert inputs["model"]["taskOutputArtifact"] == {"outputArtifactKey": "model", "producerTask": train}
+        # And register waits for every export; gather for register, measure and export
+        assert {export, evaluate} <= deps("register")
+        assert {"register", measure, export, evaluate} <= deps("gather")
+    # And the report runs once, outside the loop, on every task's gathered outputs (dsl.Collected)
+    report = root["report"]
+    assert loop_name in report["dependentTasks"]
+    assert report["inputs"]["artifacts"]["tasks"]["taskOutputArtifact"]["producerTask"] == loop_name
+    assert spec["components"][report["componentRef"]["name"]]["inputDefinitions"]["artifacts"]["tasks"][
+        "isArtifactList"
+    ]
+    outputs = spec["components"][report["componentRef"]["name"]]["outputDefinitions"]["artifacts"]
+    assert outputs["html"]["artifactType"]["schemaTitle"] == "system.HTML"
+    assert outputs["markdown"]["artifactType"]["schemaTitle"] == "system.Markdown"
+    # And measure, export and report reach MLflow with the credentials from Secrets
+    for executor in ("exec-measure", "exec-export", "exec-report"):
+        assert {s["secretName"] for s in k8s[executor]["secretAsEnv"]} == {
+            "crosstrain-mlflow-client",
+            "crosstrain-object-store",
+        }
 
 
 def test_gpu_count_zero_trains_on_cpu(tmp_path):

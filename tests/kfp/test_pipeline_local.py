@@ -3,10 +3,12 @@
 kfp.local's SubprocessRunner runs every component as the cluster would (a subprocess executing the
 component's own source), only without images, GPUs or Kubernetes placement.
 
-.venv/bin/python -m pytest tests/kfp/test_pipeline_local.py -q        # about a minute on 2 CPU cores
+.venv/bin/python -m pytest tests/kfp/test_pipeline_local.py -q        # a few minutes on 2 CPU cores
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -18,10 +20,10 @@ from crosstrain.errors import ConfigError, DataValidationError
 
 
 @pytest.mark.slow
-def test_local_run_leaves_an_mlflow_run_for_every_task_and_framework(
+def test_local_run_trains_measures_exports_registers_and_reports(
     cli, small_params, mlflow_store, tmp_path, monkeypatch, capsys
 ):
-    # Given small params (iris, 40 rows, one epoch), a temp working dir and an empty sqlite store
+    # Given small params (iris, 40 rows, one seed, one epoch), a temp working dir and an empty sqlite store
     monkeypatch.chdir(tmp_path)
     # When the whole pipeline runs under kfp.local
     code = cli(
@@ -38,18 +40,44 @@ def test_local_run_leaves_an_mlflow_run_for_every_task_and_framework(
     # Then every step succeeded
     assert code == 0, capsys.readouterr().err[-3000:]
     assert "all steps succeeded for iris" in capsys.readouterr().out
-    # And the store holds one evaluated run per framework and the registered model with its champion
+    # And the store holds one evaluated and exported training run per framework, one mode run each,
+    # and the report's parent run over all of them
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=mlflow_store)
     runs = client.search_runs([client.get_experiment_by_name("crosstrain").experiment_id])
-    assert sorted((r.data.tags[names.TAG_TASK], r.data.tags[names.TAG_FRAMEWORK]) for r in runs) == [
+    kinds = {
+        kind: [r for r in runs if r.data.tags.get(names.TAG_KIND) == kind]
+        for kind in (names.KIND_TRAINING, names.KIND_MODE, names.KIND_COMPARISON)
+    }
+    assert len(runs) == sum(len(v) for v in kinds.values())
+    training, modes, (parent,) = (
+        kinds[names.KIND_TRAINING],
+        kinds[names.KIND_MODE],
+        kinds[names.KIND_COMPARISON],
+    )
+    assert sorted((r.data.tags[names.TAG_TASK], r.data.tags[names.TAG_FRAMEWORK]) for r in training) == [
         ("iris", "pytorch"),
         ("iris", "tensorflow"),
     ]
-    assert all(names.TEST_ACCURACY in r.data.metrics for r in runs)
+    assert all({names.TEST_ACCURACY, names.ONNX_MAX_ABS_DIFF} <= set(r.data.metrics) for r in training)
+    assert sorted((r.data.tags[names.TAG_FRAMEWORK], r.data.tags[names.TAG_MODE]) for r in modes) == [
+        ("pytorch", "eager-fp32"),
+        ("tensorflow", "eager-fp32"),
+    ]
+    assert {r.data.tags[names.TAG_PARENT] for r in training + modes} == {parent.info.run_id}
+    # And the registered model with its champion
     model = client.get_registered_model(names.registered_model_name("iris"))
     assert {"tensorflow", "pytorch", names.CHAMPION_ALIAS} <= set(model.aliases)
+    # And the report's HTML, Markdown and JSON artifacts, naming the parent run and both frameworks
+    (html,) = (tmp_path / "root").glob("*/report/html")
+    text = html.read_text()
+    assert text.lstrip().lower().startswith("<!doctype html") and "iris" in text
+    assert "iris" in (html.parent / "markdown").read_text()
+    comparison = json.loads((html.parent / "comparison").read_text())
+    assert comparison["parent_run_id"] == parent.info.run_id
+    assert set(comparison["results"]["iris"]["frameworks"]) == {"tensorflow", "pytorch"}
+    assert {p.name for p in (html.parent / "curves" / "iris").iterdir()} == {"tensorflow.csv", "pytorch.csv"}
 
 
 def test_local_run_stops_at_a_failed_validation_with_its_summary(

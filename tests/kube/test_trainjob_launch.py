@@ -48,25 +48,31 @@ RUNNING = {
 }
 
 
+SEEDS = [3, 1]
+
+
 def settings(keep: bool = False) -> Settings:
     return Settings.model_validate(
         {
             "cluster": {
                 "namespace": "ml",
                 "distributed": {"workers": 2, "keep_jobs": keep, "timeout_s": 30, "poll_s": 0.01},
-            }
+            },
+            "seeds": SEEDS,
         }
     )
 
 
-def fake_worker_zero(stage: Path):
-    """What worker 0 does when training ends: upload the model (train.json) to the stage."""
+def fake_worker_zero(stage: Path, seeds: list[int] = SEEDS):
+    """What worker 0 does when training ends: upload models/<task>/<fw> (seed-<s>/train.json each)."""
 
     def upload(job: dict) -> None:
         if any(c["type"] == "Complete" for c in job["status"].get("conditions", [])):
             model = stage.parent / "worker-model"
-            model.mkdir(exist_ok=True)
-            (model / names.TRAIN_INFO_FILE).write_text(json.dumps({"run_id": "r1", "model_uri": "m:/1"}))
+            for seed in seeds:
+                (model / names.seed_dir(seed)).mkdir(parents=True, exist_ok=True)
+                info = {"seed": seed, "run_id": f"r{seed}", "model_uri": f"m:/{seed}"}
+                (model / names.seed_dir(seed) / names.TRAIN_INFO_FILE).write_text(json.dumps(info))
             staging.put_model(str(stage), model)
 
     return upload
@@ -96,8 +102,9 @@ def test_success_reports_status_fetches_the_model_and_deletes_the_job(
         stage=str(stage),
         report=lines.append,
     )
-    # Then it waited through each status change, fetched worker 0's model, and cleaned up
-    assert info == {"run_id": "r1", "model_uri": "m:/1"}
+    # Then it waited through each status change, fetched worker 0's models (every seed's), and cleaned up
+    assert info == [{"seed": s, "run_id": f"r{s}", "model_uri": f"m:/{s}"} for s in SEEDS]
+    assert all((tmp_path / "model" / names.seed_dir(s) / names.TRAIN_INFO_FILE).is_file() for s in SEEDS)
     assert any("Created(JobsCreated) [node: 2 active" in line for line in lines)
     assert any("Complete(JobSetCompleted)" in line for line in lines)
     (name,) = fake_kube.deleted
@@ -178,7 +185,8 @@ def test_the_pods_stage_in_train_and_worker_zero_returns_the_model(tmp_path, iri
         "import json,pathlib,sys; assert pathlib.Path('params.yaml').read_text()=='seed: 1\\n'; "
         "assert pathlib.Path('data/prepared/iris/meta.json').exists(); "
         "assert json.load(open('reports/validation/iris/validation.json'))['success']; "
-        "m=pathlib.Path('models/iris/pytorch'); m.mkdir(parents=True); (m/'train.json').write_text('{}')"
+        "m=pathlib.Path('models/iris/pytorch/seed-0'); m.mkdir(parents=True); "
+        "(m/'train.json').write_text('{}')"
     )
     monkeypatch.setenv("JOB_COMPLETION_INDEX", "0")
     status = node.main(
@@ -198,7 +206,7 @@ def test_the_pods_stage_in_train_and_worker_zero_returns_the_model(tmp_path, iri
         ]
     )
     # Then it succeeded and the model is staged for the launcher
-    assert status == 0 and (stage / staging.MODEL / "train.json").exists()
+    assert status == 0 and (stage / staging.MODEL / "seed-0" / "train.json").exists()
 
 
 def test_a_completed_job_without_a_staged_model_is_an_error(
@@ -220,3 +228,24 @@ def test_a_completed_job_without_a_staged_model_is_an_error(
             report=lambda _: None,
         )
     assert len(fake_kube.deleted) == 1
+
+
+def test_a_staged_model_missing_a_seed_is_an_error(fake_kube, trainjobs, stage, tmp_path, iris_prepared):
+    # Given a worker 0 that staged only seed 3 of seeds [3, 1] (say, it ran with other params)
+    from crosstrain.errors import MissingInputError
+
+    fake_kube.statuses = [condition("Complete")]
+    fake_kube.on_get.append(fake_worker_zero(stage, seeds=[3]))
+    # Then the launcher names the missing seed
+    with pytest.raises(MissingInputError, match=r"seed-1/train.json \(seed 1\)"):
+        launch.train(
+            settings(),
+            "{}",
+            "iris",
+            "pytorch",
+            iris_prepared,
+            tmp_path / "model",
+            jobs=trainjobs,
+            stage=str(stage),
+            report=lambda _: None,
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -19,6 +20,7 @@ from crosstrain import names
 from crosstrain.config import Settings, _describe, apply_override
 from crosstrain.errors import ConfigError, MissingInputError
 from crosstrain.io import read_json
+from crosstrain.layout import Layout
 
 
 def load(
@@ -81,14 +83,17 @@ def validate(prepared: str, report_dir: str, data_docs_html: str) -> dict:
     return summary
 
 
-def train(params: str, task: str, framework: str, prepared: str, model_dir: str) -> dict:
-    """`crosstrain train`: train one framework's model into the directory `model_dir`."""
+def train(params: str, task: str, framework: str, prepared: str, model_dir: str) -> list[dict]:
+    """`crosstrain train`: train one framework's model once per seed in `seeds`, into `model_dir`/seed-<s>/.
+
+    Returns each seed's train.json, in `seeds` order.
+    """
     from crosstrain.training.step import train as run
 
     return run(task, load(params), framework, Path(prepared), Path(model_dir))
 
 
-def train_distributed(params: str, task: str, framework: str, prepared: str, model_dir: str) -> dict:
+def train_distributed(params: str, task: str, framework: str, prepared: str, model_dir: str) -> list[dict]:
     """`train` on `cluster.distributed.workers` nodes: a Trainer TrainJob (crosstrain.kube.launch)."""
     from crosstrain.kube.launch import train as run
 
@@ -98,9 +103,10 @@ def train_distributed(params: str, task: str, framework: str, prepared: str, mod
 def evaluate(
     params: str, task: str, framework: str, prepared: str, model_dir: str, metrics_file: str, plots_dir: str
 ) -> dict:
-    """`crosstrain evaluate`: test metrics into `metrics_file` (JSON), curves and confusion into `plots_dir`.
+    """`crosstrain evaluate`: every seed's test metrics into `metrics_file`, curves etc. into `plots_dir`.
 
-    Returns the metrics plus `confusion`: `{"classes", "matrix"}` (rows = actual), for KFP's confusion matrix.
+    Returns the metrics file's content (`runs` per seed, `mean` over seeds) plus `confusion`:
+    `{"classes", "matrix"}` (rows = actual, summed over seeds), for KFP's confusion matrix.
     """
     from crosstrain.evaluation.evaluate import evaluate as run
 
@@ -110,16 +116,106 @@ def evaluate(
     return {**result, "confusion": read_json(Path(plots_dir) / "confusion.json")}
 
 
-def register(params: str, task: str, model_dirs: list[str], metric_files: list[str], out_file: str) -> dict:
-    """`crosstrain register`: register every framework's model and crown the champion.
+def measure(params: str, task: str, framework: str, prepared: str, out_file: str) -> dict:
+    """`crosstrain measure`: a short training and inference timed in every mode of `measure.modes`."""
+    from crosstrain.perf.modes import measure_modes
 
-    The framework of each model and metrics file is read from the files themselves (train.json and
-    the metrics JSON), so the pipeline can pass them as plain lists.
+    return measure_modes(task, load(params), framework, Path(prepared), Path(out_file))
+
+
+def export(
+    params: str, task: str, framework: str, model_dir: str, prepared: str, out_file: str, onnx_file: str
+) -> dict:
+    """`crosstrain export`: the first seed's model (`model_dir`/seed-<seeds[0]>) to ONNX, checked and timed.
+
+    Writes the result JSON to `out_file` and, when exported, the `.onnx` model to `onnx_file`.
+    """
+    from crosstrain.export.step import export as run
+
+    settings = load(params)
+    seed_dir = Path(model_dir) / names.seed_dir(settings.seeds[0])
+    return run(task, settings, framework, seed_dir, Path(prepared), Path(out_file), Path(onnx_file))
+
+
+def register(params: str, task: str, metric_files: list[str], out_file: str) -> dict:
+    """`crosstrain register`: register every framework's model and run the champion gate.
+
+    Everything (framework, every seed's run) is read from evaluate's metrics files, so the pipeline
+    passes them as a plain list; the framework of each is the `framework` inside it.
     """
     from crosstrain.tracking.registry import register as run
 
-    models = {read_json(Path(d) / names.TRAIN_INFO_FILE)["framework"]: Path(d) for d in model_dirs if d}
     metrics = {read_json(Path(f))["framework"]: Path(f) for f in metric_files if f}
-    if not models:
-        raise MissingInputError(f"register {task!r}: no trained model was passed in")
-    return run(task, load(params), models, metrics, Path(out_file))
+    if not metrics:
+        raise MissingInputError(f"register {task!r}: no evaluated model was passed in")
+    return run(task, load(params), metrics, Path(out_file))
+
+
+def gather(
+    task: str,
+    out_dir: str,
+    metric_files: dict[str, str],
+    plots_dirs: dict[str, str],
+    modes_files: dict[str, str],
+    onnx_files: dict[str, str],
+    registry_file: str | None,
+) -> list[str]:
+    """Lay one task's step outputs out under `out_dir` as a crosstrain project does (crosstrain.layout).
+
+    The dicts map framework -> artifact path; an empty or missing path is left out (the report says
+    "not measured" for optional inputs). Returns the files written, relative to `out_dir`.
+    """
+    layout = Layout(Path(out_dir))
+    copies: list[tuple[Path, Path]] = []
+    for fw, src in metric_files.items():
+        copies.append((Path(src), layout.metrics(task, fw)))
+    for fw, src in plots_dirs.items():
+        copies.append((Path(src), layout.plots(task, fw)))
+    for fw, src in modes_files.items():
+        copies.append((Path(src), layout.modes(task, fw)))
+    for fw, src in onnx_files.items():
+        copies.append((Path(src), layout.onnx(task, fw)))
+    if registry_file:
+        copies.append((Path(registry_file), layout.registry(task)))
+    written = []
+    for src, dst in copies:
+        if not src.exists():
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(src, dst)
+        written.append(str(dst.relative_to(out_dir)))
+    if not written:
+        raise MissingInputError(f"gather {task!r}: no step output was passed in")
+    return written
+
+
+def report(params: str, task_dirs: list[str], html: str, markdown: str, comparison: str, curves: str) -> dict:
+    """`crosstrain report` over the tasks this run covered: the trees of `gather`, merged into one root.
+
+    Each of `task_dirs` is one task's outputs in the crosstrain layout; they are merged into a
+    temporary project root, and the report covers exactly the tasks found there (the run's `tasks`
+    parameter may be a subset of params' enabled tasks). Creates the MLflow parent run (every
+    training and mode run nested under it), then copies comparison.html, .md, .json and the curves
+    directory to `html`, `markdown`, `comparison` and `curves`. Returns comparison.json's content.
+    """
+    from crosstrain.report.build import build_report
+
+    with tempfile.TemporaryDirectory(prefix="crosstrain-report-") as tmp:
+        layout = Layout(Path(tmp))
+        for directory in task_dirs:
+            if directory and Path(directory).is_dir():
+                shutil.copytree(directory, layout.root, dirs_exist_ok=True)
+        metrics_root = layout.metrics("task", "framework").parents[1]
+        found = sorted(d.name for d in metrics_root.iterdir() if d.is_dir()) if metrics_root.is_dir() else []
+        if not found:
+            raise MissingInputError("report: no task's outputs were passed in")
+        overrides = [f"tasks.{name}.enabled={str(name in found).lower()}" for name in load(params).tasks]
+        result = build_report(load(params, overrides), layout, track=True)
+        for suffix, target in (("html", html), ("md", markdown), ("json", comparison)):
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(layout.report(suffix), target)
+        shutil.copytree(layout.curves("task", "framework").parents[1], curves, dirs_exist_ok=True)
+    return result

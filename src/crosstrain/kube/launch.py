@@ -15,6 +15,7 @@ from pathlib import Path
 
 from crosstrain import names
 from crosstrain.config import Framework, Settings
+from crosstrain.errors import MissingInputError
 from crosstrain.io import read_json
 from crosstrain.kube import staging, trainjob
 
@@ -29,8 +30,12 @@ def train(
     jobs: trainjob.TrainJobs | None = None,
     stage: str | None = None,
     report: Callable[[str], None] = print,
-) -> dict:
-    """Train `task` in `framework` on a TrainJob; write the model into `model_dir`; return train.json.
+) -> list[dict]:
+    """Train `task` in `framework` on a TrainJob; write the models into `model_dir`; return their train.json.
+
+    Worker 0 stages models/<task>/<framework>/ as `crosstrain train` wrote it: one `seed-<s>/` per
+    seed in `seeds`, each with its train.json; they are returned in `seeds` order. A seed without
+    one is an error naming it (the job ran with other params, or worker 0 stopped early).
 
     `jobs` and `stage` default to the cluster (in-cluster config) and the MLflow server's artifact proxy.
     """
@@ -56,4 +61,17 @@ def train(
     finally:
         if not dist.keep_jobs:
             staging.remove(stage)
-    return read_json(Path(model_dir) / names.TRAIN_INFO_FILE)
+    return seed_infos(settings, Path(model_dir))
+
+
+def seed_infos(settings: Settings, model_dir: Path) -> list[dict]:
+    """The train.json of every seed in `settings.seeds` under `model_dir` (seed-<s>/train.json)."""
+    infos = []
+    for seed in settings.seeds:
+        path = Path(model_dir) / names.seed_dir(seed) / names.TRAIN_INFO_FILE
+        if not path.is_file():
+            raise MissingInputError(
+                f"the TrainJob's model has no {path.relative_to(model_dir)} (seed {seed})"
+            )
+        infos.append(read_json(path))
+    return infos
