@@ -121,3 +121,42 @@ def test_ingest_through_kfp_local(params_text, tmp_path, monkeypatch):
     prepared = Path(task.outputs["prepared"].path)
     assert json.loads((prepared / "meta.json").read_text())["rows"]["train"] == 40
     assert task.outputs["prepared"].metadata["task"] == "iris"
+
+
+def test_gather_lays_one_tasks_outputs_out_as_a_crosstrain_project(tmp_path):
+    # Given PyTorch's evaluate, measure and export outputs and register's registry.json (no TensorFlow branch)
+    files = {name: tmp_path / name for name in ("metrics", "modes", "onnx", "registry")}
+    for name, path in files.items():
+        path.write_text(json.dumps({"kind": name}))
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    (plots / "history.csv").write_text("seed,epoch\n0,1\n")
+    results = artifact(tmp_path / "results")
+    # When gather copies them
+    c.gather.python_func(
+        task="iris",
+        results=results,
+        registry=artifact(files["registry"]),
+        pytorch_metrics=artifact(files["metrics"]),
+        pytorch_plots=artifact(plots),
+        pytorch_modes=artifact(files["modes"]),
+        pytorch_onnx=artifact(files["onnx"]),
+    )
+    # Then they sit where crosstrain.layout puts them, and the absent framework is simply absent
+    from crosstrain.layout import Layout
+
+    layout = Layout(tmp_path / "results")
+    assert json.loads(layout.metrics("iris", "pytorch").read_text()) == {"kind": "metrics"}
+    assert json.loads(layout.modes("iris", "pytorch").read_text()) == {"kind": "modes"}
+    assert json.loads(layout.onnx("iris", "pytorch").read_text()) == {"kind": "onnx"}
+    assert json.loads(layout.registry("iris").read_text()) == {"kind": "registry"}
+    assert (layout.plots("iris", "pytorch") / "history.csv").read_text().startswith("seed,epoch")
+    assert not layout.metrics("iris", "tensorflow").exists()
+    assert results.metadata["task"] == "iris" and len(results.metadata["files"]) == 5
+
+
+def test_report_unit_without_any_task_writes_nothing(params_text, tmp_path, mlflow_store):
+    outs = {name: artifact(tmp_path / name) for name in ("html", "markdown", "comparison", "curves")}
+    with pytest.raises(MissingInputError, match="no task's outputs"):
+        c.report.python_func(params=params_text, tasks=[artifact(tmp_path / "empty")], **outs)
+    assert not any(Path(a.path).exists() for a in outs.values())

@@ -41,3 +41,15 @@ def test_train_steps_become_cpu_launchers_with_mlflow_credentials(tmp_path):
             "crosstrain-mlflow-client",
             "crosstrain-object-store",
         }
+
+
+def test_evaluate_and_export_read_the_launchers_model(tmp_path):
+    # Given distributed training, the later steps take the launcher's output (every seed, from worker 0)
+    spec = yaml.safe_load_all(p.compile_to(Settings.model_validate(PARAMS), tmp_path / "p.yaml").read_text())
+    spec = next(spec)
+    loop = next(t for t in spec["root"]["dag"]["tasks"].values() if "parameterIterator" in t)
+    body = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
+    for step in ("evaluate", "export", "evaluate-2", "export-2"):
+        producer = body[step]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"]
+        assert producer.startswith("train")
+        assert body[producer]["componentRef"]["name"].startswith("comp-train-distributed")
