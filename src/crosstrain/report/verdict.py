@@ -113,7 +113,7 @@ def accuracy_verdict(
     diff = accuracy_difference(task, best, second, preds, cfg)
     evidence = (
         f"{'; '.join(_evidence(fw, by_framework[fw]) for fw in ranked)}; paired difference "
-        f"{best} - {second} over {diff.n} test examples {wording.interval(interval_dict(diff))}"
+        f"{best} - {second} over {diff.n} test examples: {wording.interval(interval_dict(diff))}"
     )
     significant = diff.excludes_zero
     return {
