@@ -53,6 +53,15 @@ TAG_KIND = "crosstrain.kind"            # "training", "mode" (a timed mode run) 
 TAG_PARENT = "mlflow.parentRunId"       # MLflow's own nesting tag
 KIND_TRAINING, KIND_MODE, KIND_COMPARISON = "training", "mode", "comparison"
 
+# --- lineage (#7) --------------------------------------------------------------------------------
+# Every MLflow run (training and mode runs) carries these, so `crosstrain reproduce` can rebuild it.
+TAG_GIT_DIRTY = "crosstrain.git.dirty"        # "true"/"false": uncommitted changes when the run began
+TAG_PARAMS_HASH = "crosstrain.params_hash"    # sha256 of the effective Settings as canonical JSON
+# TAG_DATA_DIGEST (above) holds the DVC md5 of data/prepared/<task>, e.g. "3f2a...9c.dir".
+TAG_VERSION_PREFIX = "crosstrain.version."    # + python, tensorflow, torch, keras, crosstrain
+EFFECTIVE_PARAMS_ARTIFACT = "params/effective_params.yaml"  # the validated Settings, by_alias, as YAML
+WEIGHTS_SHA256 = "weights_sha256"             # train.json: sha256 of the trained weights (determinism)
+
 # --- model registry ------------------------------------------------------------------------------
 CHAMPION_ALIAS = "champion"
 
