@@ -12,7 +12,10 @@ then, once every task's branch finished:
 
 The DAG is built from validated params: `frameworks` decide the branches per task (each framework
 trains in its own image, with its own pod settings), and `cluster` the placement of each step.
-The run-time parameters are the params text, the tasks to run, seed, epochs and the MLflow server;
+The run-time parameters are the params text, the tasks to run, seed, epochs, the MLflow server and,
+to train on a versioned dataset, `dvc_repo` (a git URL), `dvc_rev` and `data_digests` (task -> the
+DVC md5 or crosstrain digest its data must have): ingest then reads `data/prepared/<task>` at that
+revision through dvc.api instead of loading the source, and fails on a digest mismatch;
 the training seeds are params' `seeds` (`--set seeds=[0]` on `crosstrain pipeline run|submit`).
 With `cluster.distributed.workers > 1` each train step is a small crosstrain-base pod that runs a
 Kubeflow Trainer TrainJob on that many nodes and waits for it (crosstrain.kube; k8s/trainer/).
@@ -120,6 +123,9 @@ def build(settings: Settings):
         epochs: int = settings.train.epochs,
         mlflow_tracking_uri: str = cluster.mlflow_tracking_uri,
         mlflow_experiment: str = settings.mlflow.experiment,
+        dvc_repo: str = "",
+        dvc_rev: str = "",
+        data_digests: dict = {},  # noqa: B006 (kfp reads the default; it is never mutated)
     ):
         with dsl.ParallelFor(tasks, name="tasks") as task:
             # configure runs per task, inside the loop: kfp.local (2.17) hands a loop's tasks the
@@ -134,7 +140,12 @@ def build(settings: Settings):
                 ),
                 cluster,
             )
-            ingest = _cpu_step(c.ingest(params=config.output, task=task), cluster)
+            # With dvc_repo, ingest reads data/prepared/<task> at dvc_rev through dvc.api and checks its
+            # digests (crosstrain.data.versioned); its DVC remote may need the object-store credentials.
+            ingest = c.ingest(
+                params=config.output, task=task, dvc_repo=dvc_repo, dvc_rev=dvc_rev, data_digests=data_digests
+            )
+            ingest = _with_secrets(_cpu_step(ingest, cluster), cluster)
             validate = _cpu_step(c.validate(prepared=ingest.outputs["prepared"]), cluster)
             metrics: dict[str, Any] = {}
             gathered: dict[str, Any] = {}
@@ -210,9 +221,18 @@ def build(settings: Settings):
 
 
 def arguments(
-    settings: Settings, tasks: list[str] | None = None, mlflow_tracking_uri: str | None = None
+    settings: Settings,
+    tasks: list[str] | None = None,
+    mlflow_tracking_uri: str | None = None,
+    dvc_repo: str | None = None,
+    dvc_rev: str | None = None,
+    data_digests: dict[str, str] | None = None,
 ) -> dict:
-    """Run-time arguments for `settings` (and optionally a subset of tasks / another MLflow URI)."""
+    """Run-time arguments for `settings` (and optionally a subset of tasks / another MLflow URI).
+
+    `dvc_repo`, `dvc_rev` and `data_digests` are passed only when given (else the pipeline's defaults:
+    ingest runs the source loader).
+    """
     chosen = enabled_tasks(settings) if tasks is None else tasks
     for name in chosen:
         settings.task(name)  # ConfigError listing the known tasks
@@ -225,6 +245,10 @@ def arguments(
         if mlflow_tracking_uri is None
         else mlflow_tracking_uri,
         "mlflow_experiment": settings.mlflow.experiment,
+    } | {
+        key: value
+        for key, value in (("dvc_repo", dvc_repo), ("dvc_rev", dvc_rev), ("data_digests", data_digests))
+        if value is not None
     }
 
 

@@ -59,6 +59,9 @@ def test_compiles_and_loads_back_with_kfp(tmp_path):
         "epochs",
         "mlflow_tracking_uri",
         "mlflow_experiment",
+        "dvc_repo",
+        "dvc_rev",
+        "data_digests",
     }
 
 

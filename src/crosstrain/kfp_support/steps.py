@@ -61,12 +61,24 @@ def configure(params: str, seed: int, epochs: int, mlflow_tracking_uri: str, mlf
     return dump(load(params, overrides))
 
 
-def ingest(params: str, task: str, prepared: str) -> dict:
-    """`crosstrain ingest`: write the task's prepared splits into the directory `prepared`."""
+def ingest(
+    params: str, task: str, prepared: str, dvc_repo: str = "", dvc_rev: str = "", expected_digest: str = ""
+) -> dict:
+    """`crosstrain ingest`: write the task's prepared splits into the directory `prepared`.
+
+    With `dvc_repo` (a git URL or path) the source is not loaded: `data/prepared/<task>` is read at
+    `dvc_rev` through dvc.api and its digests checked against meta.json, the revision's dvc.lock and
+    `expected_digest` (a DVC md5 or crosstrain's digest; crosstrain.data.versioned).
+    """
+    settings = load(params)
+    task_config = settings.task(task)
+    if dvc_repo:
+        from crosstrain.data.versioned import read_prepared
+
+        return read_prepared(dvc_repo, dvc_rev, task, Path(prepared), expected_digest)
     from crosstrain.data.ingest import ingest as run
 
-    settings = load(params)
-    return run(task, settings.task(task), settings.seed, Path(prepared))
+    return run(task, task_config, settings.seed, Path(prepared))
 
 
 def validate(prepared: str, report_dir: str, data_docs_html: str) -> dict:
