@@ -14,7 +14,8 @@ def test_stage_paths_match_the_layout(repo_root):
     layout = Layout()
     task, fw = "${item.task}", "${item.framework}"
     # Then each stage writes where the library writes
-    assert stages["ingest"]["outs"] == [str(layout.prepared(task))]
+    assert stages["ingest"]["outs"][0] == str(layout.prepared(task))
+    assert list(stages["ingest"]["outs"][1]) == [f"data/raw/{task}"]  # what ingest read (issue #7)
     assert stages["validate"]["outs"] == [str(layout.validation(task))]
     assert stages["train"]["outs"] == [str(layout.model(task, fw))]
     assert list(stages["evaluate"]["metrics"][0]) == [str(layout.metrics(task, fw))]

@@ -22,11 +22,12 @@ layout = Layout()
 
 @app.command()
 def ingest(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
-    """Load the task's source and write a stratified train/val/test split to data/prepared/<task>/."""
+    """Load the task's source into data/raw/<task>/ and a stratified split into data/prepared/<task>/."""
     from crosstrain.data.ingest import ingest as run
 
     cfg = settings(params, set_)
-    meta = run(task, cfg.task(task), cfg.seed, layout.prepared(task))
+    # data/raw/<task> keeps what was read (a DVC output of ingest, beside the prepared data).
+    meta = run(task, cfg.task(task), cfg.seed, layout.prepared(task), layout.root / "data" / "raw" / task)
     rows = meta["rows"]
     dropped = f" ({meta['duplicates_dropped']} duplicate rows dropped)" if meta["duplicates_dropped"] else ""
     typer.echo(
