@@ -22,6 +22,7 @@ from crosstrain.cli import compare as compare_cli
 from crosstrain.cli import export as export_cli
 from crosstrain.cli import info, measure, pipeline, steps
 from crosstrain.cli import report as report_cli
+from crosstrain.cli import reproduce as reproduce_cli
 from crosstrain.errors import CrosstrainError
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.command()(export_cli.export)
 app.command()(report_cli.report)
 app.command()(compare_cli.compare)
 app.command()(measure.measure)
+app.command()(reproduce_cli.reproduce)
 app.add_typer(pipeline.app, name="pipeline")
 
 
