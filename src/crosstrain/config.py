@@ -379,6 +379,11 @@ class TrainConfig(Strict):
     )
     warmup_steps: int = Field(
         default=5, ge=0, description="Optimiser steps at the start not counted in throughput (trace, compile, caches).")
+    deterministic: bool = Field(
+        default=False,
+        description="Same inputs, same numbers: seed Python, numpy, TensorFlow and PyTorch, turn on TensorFlow's "
+        "op determinism and torch.use_deterministic_algorithms, with the pinned threads and batch order.",
+    )
     distributed: DistributedConfig = Field(default_factory=DistributedConfig)
 
     @property
@@ -402,6 +407,7 @@ class TrainOverride(Strict):
     execution: Execution | None = None
     precision: Precision | None = None
     warmup_steps: int | None = Field(default=None, ge=0)
+    deterministic: bool | None = None
 
 
 TaskConfig.model_rebuild()

@@ -12,6 +12,7 @@ from crosstrain import names
 from crosstrain.config import Framework
 from crosstrain.errors import MissingInputError
 from crosstrain.evaluation.evaluate import evaluate
+from crosstrain.tracking import lineage
 from crosstrain.training.step import train
 
 
@@ -65,9 +66,10 @@ def test_train_then_evaluate_logs_one_run_per_seed(framework, iris_prepared, mlf
         assert run.data.metrics[names.TEST_ACCURACY] == pytest.approx(scored[names.TEST_ACCURACY])
         steps = MlflowClient().get_metric_history(info["run_id"], names.VAL_ACCURACY)
         assert [m.step for m in steps] == list(range(settings.train.epochs))
+        # and: the dataset digest is the DVC hash of the prepared directory (what `dvc pull` restores)
         dataset = run.inputs.dataset_inputs[0].dataset
-        meta = json.loads((iris_prepared / names.META_FILE).read_text())
-        assert meta["digest"].startswith(dataset.digest)
+        assert dataset.digest == run.data.tags[names.TAG_DATA_DIGEST] == lineage.dvc_md5(iris_prepared)
+        assert info["data_digest"] == json.loads((iris_prepared / names.META_FILE).read_text())["digest"]
     # And the model logged to MLflow loads back with its signature
     loaded = mlflow.pyfunc.load_model(infos[0]["model_uri"])
     assert loaded.metadata.signature is not None

@@ -35,7 +35,7 @@ from crosstrain.evaluation import latency
 from crosstrain.io import atomic_write_json
 from crosstrain.models.spec import describe, initial_weights
 from crosstrain.progress import step_progress
-from crosstrain.tracking import service
+from crosstrain.tracking import lineage, service
 from crosstrain.training.loop import batch_order
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def measure_mode(task: str, settings: Settings, framework: Framework, meta: dict
     """Train the task's model briefly in `mode`, then time its inference in that mode; the metrics."""
     budget, cfg, seed = _budget(settings, task, mode), settings.task(task), settings.seeds[0]
     trainer, models = backends.training(framework), backends.models(framework)
-    trainer.configure(budget.threads, seed)
+    trainer.configure(budget.threads, seed, budget.deterministic)
     model = models.build_model(cfg.model, meta, precision=budget.precision)
     models.set_weights(model, initial_weights(cfg.model, meta, seed))
     step = trainer.make_train_step(model, budget, train.x[:1])
@@ -133,6 +133,7 @@ def measure_modes(task: str, settings: Settings, framework: Framework, prepared:
     meta = load_meta(prepared)
     train, test = load_split(prepared, "train"), load_split(prepared, "test")
     base = settings.train_for(task)
+    data_version = lineage.data_digest(prepared)  # DVC's hash, as on the training runs
     entries = []
     for mode in settings.measure.modes:
         execution, precision = parse_mode(mode)
@@ -147,13 +148,13 @@ def measure_modes(task: str, settings: Settings, framework: Framework, prepared:
                 supported, reason = False, "bf16 emulated: this CPU has no avx512_bf16 or amx_bf16"
         tags = {names.TAG_KIND: names.KIND_MODE, names.TAG_MODE: mode, names.TAG_TASK: task,
                 names.TAG_FRAMEWORK: framework, names.TAG_MODEL: describe(cfg.model),
-                names.TAG_DATA_DIGEST: meta["digest"], "crosstrain.supported": str(supported).lower()}
+                names.TAG_DATA_DIGEST: data_version, "crosstrain.supported": str(supported).lower()}
         params = {"task": task, "framework": str(framework), "mode": mode, "execution": execution,
                   "precision": precision, "threads": base.threads, "steps": settings.measure.steps,
                   "warmup_steps": settings.measure.warmup_steps, "batch_size": base.batch_size,
                   "seed": settings.seeds[0], "model": describe(cfg.model), "reason": reason}
         with service.start_run(settings.mlflow, run_name=f"{task}-{framework}-{mode}", tags=tags,
-                               params=params) as run_id:
+                               params=params, settings=settings) as run_id:
             service.log_metrics({k: v for k, v in metrics.items() if v is not None})
         entries.append({"mode": mode, "execution": execution, "precision": precision, "supported": supported,
                         "reason": reason, "run_id": run_id, **metrics})

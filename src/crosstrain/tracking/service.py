@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from crosstrain.config import MlflowConfig
+from crosstrain.config import MlflowConfig, Settings
 from crosstrain.errors import TrackingError
+from crosstrain.names import EFFECTIVE_PARAMS_ARTIFACT
+from crosstrain.tracking import lineage
 
 ARTIFACTS_DIR = "mlartifacts"
+DATASET_DIGEST_MAX = 36  # MLflow's column for a dataset digest
 
 
 def tracking_uri(cfg: MlflowConfig) -> str:
@@ -105,29 +107,29 @@ def connect(cfg: MlflowConfig) -> str:
 
 def git_commit(cwd: Path | None = None) -> str | None:
     """The current git commit, or None outside a git work tree."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    return lineage.git_commit(cwd)
 
 
 @contextlib.contextmanager
 def start_run(
-    cfg: MlflowConfig, *, run_name: str, tags: dict[str, Any], params: dict[str, Any]
+    cfg: MlflowConfig, *, run_name: str, tags: dict[str, Any], params: dict[str, Any],
+    settings: Settings | None = None,
 ) -> Iterator[str]:
-    """A new MLflow run with tags and params logged; yields its id and ends it FAILED on error."""
+    """A new MLflow run with tags and params logged; yields its id and ends it FAILED on error.
+
+    Every run gets the lineage tags (git commit and dirty flag, library versions; see
+    `crosstrain.tracking.lineage`). Given the run's `settings`, it also gets their hash
+    (TAG_PARAMS_HASH) and the effective params file (EFFECTIVE_PARAMS_ARTIFACT), which
+    `crosstrain reproduce` restores. The caller's `tags` win over the lineage ones.
+    """
     import mlflow
 
     connect(cfg)
-    commit = git_commit()
-    all_tags = {k: str(v) for k, v in tags.items()}
-    if commit:
-        all_tags["mlflow.source.git.commit"] = commit
+    all_tags = {**lineage.tags(settings), **{k: str(v) for k, v in tags.items()}}
     with mlflow.start_run(run_name=run_name, tags=all_tags) as run:
         mlflow.log_params(params)
+        if settings is not None:
+            mlflow.log_text(lineage.effective_params_yaml(settings), EFFECTIVE_PARAMS_ARTIFACT)
         yield run.info.run_id
 
 
@@ -156,23 +158,26 @@ def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
 
 
 def log_dataset(data, *, name: str, source: str, digest: str, context: str = "training") -> None:
-    """Record the prepared data as the run's dataset input, with crosstrain's content digest.
+    """Record the prepared data as the run's dataset input, with its DVC hash as the digest.
 
     `data` is a DataFrame with a `label` column (tables, texts) or an (x, y) pair of arrays (images).
-    MLflow keeps dataset digests short (36 characters), so the full sha256 also goes in a tag.
+    `digest` is the DVC md5 of the prepared directory ("<32 hex>.dir", 36 characters: exactly what
+    MLflow's dataset digest holds); a longer digest is cut to 36 here and kept whole in
+    TAG_DATA_DIGEST by the caller.
     """
     import mlflow
     import pandas as pd
 
+    digest = digest[:DATASET_DIGEST_MAX]
     with warnings.catch_warnings():
         # MLflow 3.17 registers its local-file dataset source twice and warns about the ambiguity, and
         # hints that integer columns cannot hold NaN: neither applies to prepared, validated data.
         warnings.simplefilter("ignore", UserWarning)
         if isinstance(data, pd.DataFrame):
-            dataset = mlflow.data.from_pandas(data, source=source, targets="label", name=name, digest=digest[:32])
+            dataset = mlflow.data.from_pandas(data, source=source, targets="label", name=name, digest=digest)
         else:
             x, y = data
-            dataset = mlflow.data.from_numpy(x, source=source, targets=y, name=name, digest=digest[:32])
+            dataset = mlflow.data.from_numpy(x, source=source, targets=y, name=name, digest=digest)
         mlflow.log_input(dataset, context=context)
 
 

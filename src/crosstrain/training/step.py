@@ -32,10 +32,12 @@ from crosstrain.models.flops import flops_per_example, training_flops_per_exampl
 from crosstrain.models.spec import describe, initial_weights
 from crosstrain.progress import epoch_progress
 from crosstrain.resources import track_peak_memory
-from crosstrain.tracking import service
+from crosstrain.tracking import lineage, service
 from crosstrain.training.loop import fit
 
 log = logging.getLogger(__name__)
+
+DATA_VERSION = "data_dvc_md5"  # train.json: the DVC hash of the prepared data the seed trained on
 
 
 def run_params(settings: Settings, task: str, framework: Framework, meta: dict, seed: int,
@@ -82,12 +84,14 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
     shard.check(len(train_split), budget.batch_size, world.size)
     # Threads are pinned explicitly in every worker (torchrun would otherwise force 1), before the
     # runtime starts; dropout draws differ by rank, as they differ between the examples of one batch.
-    trainer.configure(budget.threads, chosen[0] + world.rank)
+    trainer.configure(budget.threads, chosen[0] + world.rank, budget.deterministic)
+    # The DVC hash of the data (as in dvc.lock): the runs' dataset digest, what `dvc pull` restores.
+    data_version = lineage.data_digest(prepared) if world.is_chief else None
     ctx = trainer.setup(world, budget.distributed)
     try:
         results = [
             _train(task, settings, framework, prepared, Path(out_dir) / names.seed_dir(seed), seed,
-                   meta, train_split, val_split, ctx)
+                   meta, train_split, val_split, ctx, data_version)
             for seed in chosen
         ]
     finally:
@@ -105,24 +109,26 @@ def _remove_other_seeds(out_dir: Path, seeds: list[int]) -> None:
             shutil.rmtree(path)
 
 
-def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split, val_split, ctx) -> dict:
+def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split, val_split, ctx,
+           data_version) -> dict:
     cfg, budget, world = settings.task(task), settings.train_for(task), ctx.world
     trainer, models = backends.training(framework), backends.models(framework)
-    trainer.configure(budget.threads, seed + world.rank)
+    trainer.configure(budget.threads, seed + world.rank, budget.deterministic)
     tags = {names.TAG_TASK: task, names.TAG_FRAMEWORK: framework, names.TAG_SEED: seed,
-            names.TAG_MODEL: describe(cfg.model), names.TAG_DATA_DIGEST: meta["digest"],
+            names.TAG_MODEL: describe(cfg.model), names.TAG_DATA_DIGEST: data_version,
             names.TAG_MODE: budget.mode, names.TAG_KIND: names.KIND_TRAINING}
     params = run_params(settings, task, framework, meta, seed, world, ctx.backend)
     # MLflow, the progress bar and out_dir are rank 0's alone.
     chief = world.is_chief
     run = (service.start_run(settings.mlflow, run_name=_run_name(task, framework, seed, world),
-                             tags=tags, params=params) if chief else contextlib.nullcontext(None))
+                             tags=tags, params=params, settings=settings)
+           if chief else contextlib.nullcontext(None))
     with run as run_id:
         if chief:
             table = Path(prepared) / "train.parquet"
             data = pd.read_parquet(table) if table.exists() else (train_split.x, train_split.y)
             service.log_dataset(data, name=f"{task}-prepared", source=str(Path(prepared).absolute()),
-                                digest=meta["digest"])
+                                digest=data_version)
         # Memory is measured from here, after imports and data loading, which both frameworks share.
         with track_peak_memory() as memory:
             with trainer.scope(ctx):
@@ -144,7 +150,7 @@ def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split
                               restore=lambda weights: models.set_weights(model, weights), world=world)
         digest = _check_same_weights(models.get_weights(model), step, world)
         if not chief:
-            return {"rank": world.rank, "seed": seed, "weights_sha256": digest}
+            return {"rank": world.rank, "seed": seed, names.WEIGHTS_SHA256: digest}
         if world.distributed:
             # Save a plain copy: no mirrored variables or DDP hooks in the saved model.
             plain = models.build_model(cfg.model, meta, precision=budget.precision)
@@ -179,10 +185,12 @@ def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split
             "epochs": len(history.epochs),
             "best_epoch": history.best_epoch,
             "stopped_early": history.stopped_early,
-            "data_digest": meta["digest"],
+            "data_digest": meta["digest"],  # crosstrain's sha256 of the splits: evaluate checks it
+            DATA_VERSION: data_version,        # DVC's md5 of the prepared directory (TAG_DATA_DIGEST)
+            "deterministic": budget.deterministic,
             "final": history.last,
             scaling.WORLD_SIZE: world.size,
-            "weights_sha256": digest,
+            names.WEIGHTS_SHA256: digest,
             **speed,
             **({scaling.BASELINE_RUN: reference[0]} if reference else {}),
         }

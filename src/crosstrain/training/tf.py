@@ -32,8 +32,8 @@ from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON  # noqa: E402
 SUM = tf.distribute.ReduceOp.SUM
 
 
-def configure(threads: int, seed: int) -> None:
-    """Pin thread pools and seed TensorFlow, the same counts PyTorch gets.
+def configure(threads: int, seed: int, deterministic: bool = False) -> None:
+    """Pin thread pools, seed Python, numpy and TensorFlow, and set op determinism (`train.deterministic`).
 
     Thread pools are fixed once TensorFlow has run an op; a second call in the same process (tests,
     or evaluate after train) keeps the first setting, as PyTorch's inter-op pool does.
@@ -43,7 +43,18 @@ def configure(threads: int, seed: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         pass
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)  # Python's random, numpy and TensorFlow
+    set_deterministic(deterministic)
+
+
+def set_deterministic(on: bool) -> None:
+    """TensorFlow's op determinism on or off for this process (ops without a deterministic kernel raise)."""
+    from tensorflow.python.framework import config as framework_config
+
+    if on:
+        tf.config.experimental.enable_op_determinism()
+    elif framework_config.is_op_determinism_enabled():
+        framework_config.disable_op_determinism()  # not exported; only bench and tests switch back
 
 
 @dataclass(frozen=True)

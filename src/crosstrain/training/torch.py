@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
+import random
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,14 +31,28 @@ from crosstrain.models.torch import autocast, precision_of
 from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON
 
 
-def configure(threads: int, seed: int) -> None:
-    """Pin thread pools and seed PyTorch, the same counts TensorFlow gets."""
+def configure(threads: int, seed: int, deterministic: bool = False) -> None:
+    """Pin thread pools (the counts TensorFlow gets), seed Python, numpy and PyTorch, and set
+    deterministic algorithms (`train.deterministic`)."""
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(threads)
     except RuntimeError:
         pass  # already fixed for this process (it can be set once, before any parallel work)
+    random.seed(seed)
+    np.random.seed(seed)
     torch.manual_seed(seed)
+    set_deterministic(deterministic)
+
+
+def set_deterministic(on: bool) -> None:
+    """torch.use_deterministic_algorithms on or off for this process (cuDNN and cuBLAS with it on a GPU)."""
+    if on:
+        # cuBLAS needs a fixed workspace to be deterministic; read when CUDA initialises.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(on)
+    torch.backends.cudnn.deterministic = on
+    torch.backends.cudnn.benchmark = False if on else torch.backends.cudnn.benchmark
 
 
 @dataclass(frozen=True)
