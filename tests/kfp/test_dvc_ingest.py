@@ -23,7 +23,7 @@ import yaml
 from kfp.dsl import Artifact
 
 from crosstrain.data.versioned import DigestMismatchError, check, read_prepared
-from crosstrain.errors import MissingInputError
+from crosstrain.errors import MissingInputError, SourceError
 
 BIN = Path(sys.executable).parent
 PARAMS = {
@@ -61,13 +61,14 @@ def _run(cwd: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def _revision(repo: Path, seed: int, message: str) -> dict:
-    """Write params with `seed`, `dvc repro`, commit, push; the commit and what it holds."""
+def _revision(repo: Path, seed: int, message: str, push: bool = True) -> dict:
+    """Write params with `seed`, `dvc repro`, commit, push (unless not); the commit and what it holds."""
     (repo / "params.yaml").write_text(yaml.safe_dump({**PARAMS, "seed": seed}, sort_keys=False))
     _run(repo, str(BIN / "dvc"), "repro", "ingest@iris")
     _run(repo, "git", "add", "params.yaml", "dvc.yaml", "dvc.lock", "data/prepared/.gitignore")
     _run(repo, "git", "commit", "-qm", message)
-    _run(repo, str(BIN / "dvc"), "push", "-q")
+    if push:
+        _run(repo, str(BIN / "dvc"), "push", "-q")
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     return {
         "rev": _run(repo, "git", "rev-parse", "HEAD"),
@@ -91,6 +92,10 @@ def versioned(tmp_path_factory) -> dict:
     _run(repo, "git", "add", ".dvc", ".dvcignore", ".gitignore")
     v1 = _revision(repo, 42, "iris, seed 42")
     v2 = _revision(repo, 7, "iris, seed 7")
+    # A branch whose data was never pushed: its commit is readable, its data is not
+    _run(repo, "git", "checkout", "-q", "-b", "unpushed")
+    _revision(repo, 3, "iris, seed 3, not pushed", push=False)
+    _run(repo, "git", "checkout", "-q", "main")
     # Only the remote holds the data now: a read that works comes through it.
     shutil.rmtree(repo / ".dvc" / "cache")
     return {"url": repo.as_uri(), "v1": v1, "v2": v2}
@@ -157,6 +162,14 @@ def test_files_that_disagree_with_meta_json_fail(versioned, tmp_path):
 def test_a_revision_without_the_task_fails_clearly(versioned, tmp_path):
     with pytest.raises(MissingInputError, match="data/prepared/text at .*not found"):
         read_prepared(versioned["url"], versioned["v1"]["rev"], "text", tmp_path / "out")
+
+
+def test_a_revision_whose_data_was_not_pushed_fails_clearly(versioned, tmp_path):
+    with pytest.raises(
+        SourceError, match="data/prepared/iris at .*@unpushed: cannot read it from the DVC remote"
+    ):
+        read_prepared(versioned["url"], "unpushed", "iris", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def _artifact(path: Path) -> Artifact:

@@ -128,25 +128,31 @@ def read_prepared(repo: str, rev: str | None, task: str, out_dir: Path, expected
     """
     from dvc.api import DVCFileSystem
     from dvc.exceptions import DvcException
+    from dvc_data.index.index import DataIndexError
     from scmrepo.exceptions import SCMError
 
     where = f"{relative_prepared(task)} at {repo}@{rev or 'HEAD'}"
     try:
         fs = DVCFileSystem(repo, rev=rev or None)
-        commit = fs.repo.get_rev() if fs.repo.scm else None
+        commit = fs.repo.get_rev()
     except (DvcException, SCMError) as err:
-        raise SourceError(f"{repo}@{rev or 'HEAD'}: cannot open as a DVC repository: {err}") from None
-    root = relative_prepared(task)
-    if not fs.isdir(root):
-        raise MissingInputError(f"{where}: not found (is `ingest@{task}` committed with dvc.lock?)")
-    locked = locked_md5(fs.read_text(LOCK_FILE), task) if fs.isfile(LOCK_FILE) else None
-    with atomic_dir(Path(out_dir)) as tmp:
-        for path in fs.find(root):
-            rel = posixpath.relpath(path.lstrip("/"), root)
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fs.get_file(path, str(target))
-        digests = check(tmp, where, expected, locked)
-    fs.close()
+        cause = f" ({err.__cause__})" if err.__cause__ else ""
+        raise SourceError(f"{repo}@{rev or 'HEAD'}: cannot open as a DVC repository: {err}{cause}") from None
+    try:
+        root = relative_prepared(task)
+        if not fs.isdir(root):
+            raise MissingInputError(f"{where}: not found (is `ingest@{task}` committed with dvc.lock?)")
+        locked = locked_md5(fs.read_text(LOCK_FILE), task) if fs.isfile(LOCK_FILE) else None
+        with atomic_dir(Path(out_dir)) as tmp:
+            for path in fs.find(root):
+                target = tmp / posixpath.relpath(path.lstrip("/"), root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(path, str(target))
+            digests = check(tmp, where, expected, locked)
+    except (DvcException, DataIndexError) as err:
+        # e.g. a revision whose data was never `dvc push`ed to the remote its .dvc/config names
+        raise SourceError(f"{where}: cannot read it from the DVC remote: {err}") from None
+    finally:
+        fs.close()
     meta = load_meta(Path(out_dir))
     return {**meta, "dvc": {"repo": repo, "rev": commit, "md5": digests["dvc_md5"], "locked_md5": locked}}
