@@ -16,6 +16,10 @@ by the loop a framework user would write:
 Both run the same full batches (the epoch-0 order) with the same threads. Repeats interleave the two
 (alternating which goes first); the ratio crosstrain / bare is taken per repeat and its median printed,
 so machine noise that hits both halves of a repeat cancels. Target: <= 1.05.
+
+The cost of `train.deterministic` is a third copy, crosstrain's TrainStep with determinism on (TF op
+determinism / torch.use_deterministic_algorithms, switched on around its runs only), interleaved the
+same way: the "det" column is its median ratio to crosstrain's step without determinism.
 """
 
 from __future__ import annotations
@@ -106,6 +110,19 @@ def crosstrain_loop(step, train):
     return run
 
 
+def deterministic_loop(trainer, run):
+    """`run` with the framework's determinism switched on for its duration only."""
+
+    def timed(batches) -> float:
+        trainer.set_deterministic(True)
+        try:
+            return run(batches)
+        finally:
+            trainer.set_deterministic(False)
+
+    return timed
+
+
 def worker(framework: str, tasks: list[str], params: Path, prepared_root: Path, repeats: int, steps: int,
            threads: int | None) -> dict:
     """Measure every task in this process; {task: {crosstrain_ms, bare_ms, ratios, ...}}."""
@@ -126,23 +143,30 @@ def worker(framework: str, tasks: list[str], params: Path, prepared_root: Path, 
         trainer.configure(threads_used, seed)
         meta, train = load_meta(prepared_root / task), load_split(prepared_root / task, "train")
         weights = initial_weights(spec, meta, seed)
-        ours, theirs = models.build_model(spec, meta), models.build_model(spec, meta)
-        models.set_weights(ours, weights)
-        models.set_weights(theirs, weights)
+        ours, theirs, det = (models.build_model(spec, meta) for _ in range(3))
+        for model in (ours, theirs, det):
+            models.set_weights(model, weights)
+        trainer.set_deterministic(False)
         loops = {"crosstrain": crosstrain_loop(trainer.make_train_step(ours, budget, train.x[:1]), train),
-                 "bare": bare(theirs, budget, train)}
+                 "bare": bare(theirs, budget, train),
+                 "deterministic": deterministic_loop(trainer, crosstrain_loop(
+                     trainer.make_train_step(det, budget, train.x[:1]), train))}
         batches = mode_batches(len(train), budget.batch_size, seed, steps)
         for run in loops.values():
             run(batches[: min(len(batches), 5)])  # warm-up: tracing, allocator, caches
-        times: dict[str, list[float]] = {"crosstrain": [], "bare": []}
+        times: dict[str, list[float]] = {name: [] for name in loops}
         for r in range(repeats):
-            for name in (("crosstrain", "bare") if r % 2 == 0 else ("bare", "crosstrain")):
+            order = list(loops)[r % 3:] + list(loops)[:r % 3]  # each goes first in turn
+            for name in order:
                 times[name].append(loops[name](batches) / len(batches) * 1000.0)
         ratios = [a / b for a, b in zip(times["crosstrain"], times["bare"], strict=True)]
+        det_ratios = [a / b for a, b in zip(times["deterministic"], times["crosstrain"], strict=True)]
         out[task] = {"model": describe(spec), "batch_size": budget.batch_size, "threads": threads_used,
                      "crosstrain_ms": statistics.median(times["crosstrain"]),
                      "bare_ms": statistics.median(times["bare"]), "ratio": statistics.median(ratios),
-                     "ratio_min": min(ratios), "ratio_max": max(ratios)}
+                     "ratio_min": min(ratios), "ratio_max": max(ratios),
+                     "deterministic_ms": statistics.median(times["deterministic"]),
+                     "deterministic_ratio": statistics.median(det_ratios)}
     return out
 
 
@@ -202,13 +226,13 @@ def main() -> None:
     machine = f"{platform.machine()}, {platform.processor() or 'cpu'}"
     print(f"machine: {machine}, python {platform.python_version()}")
     print(f"{'framework':<12}{'task':<8}{'model':<22}{'batch':>6}{'thr':>4}{'crosstrain ms':>15}"
-          f"{'bare ms':>10}{'ratio':>8}{'range':>14}  target <= {TARGET}")
+          f"{'bare ms':>10}{'ratio':>8}{'range':>14}{'det':>7}  target <= {TARGET}")
     for framework, tasks in results.items():
         for task, r in tasks.items():
             verdict = "ok" if r["ratio"] <= TARGET else "MISS"
             print(f"{framework:<12}{task:<8}{r['model'][:21]:<22}{r['batch_size']:>6}{r['threads']:>4}"
                   f"{r['crosstrain_ms']:>15.3f}{r['bare_ms']:>10.3f}{r['ratio']:>8.3f}"
-                  f"{r['ratio_min']:>7.2f}-{r['ratio_max']:<6.2f}  {verdict}")
+                  f"{r['ratio_min']:>7.2f}-{r['ratio_max']:<6.2f}{r['deterministic_ratio']:>7.3f}  {verdict}")
 
 
 if __name__ == "__main__":

@@ -28,3 +28,4 @@ def test_overhead_bench_prints_a_ratio_per_framework(iris_prepared, repo_root, t
         iris = results[framework]["iris"]
         assert iris["crosstrain_ms"] > 0 and iris["bare_ms"] > 0
         assert iris["ratio_min"] <= iris["ratio"] <= iris["ratio_max"]
+        assert iris["deterministic_ms"] > 0 and iris["deterministic_ratio"] > 0  # train.deterministic's cost
