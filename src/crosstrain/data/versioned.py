@@ -25,8 +25,7 @@ from crosstrain.errors import CrosstrainError, MissingInputError, SourceError
 from crosstrain.io import atomic_dir
 from crosstrain.layout import Layout
 from crosstrain.names import SPLITS
-
-LOCK_FILE = "dvc.lock"
+from crosstrain.tracking.lineage import LOCK_FILE, dvc_md5
 
 
 class DigestMismatchError(CrosstrainError):
@@ -58,17 +57,6 @@ def recompute_digest(prepared: Path) -> str:
     from crosstrain.data.ingest import digest
 
     return digest({name: pd.read_parquet(Path(prepared) / f"{name}.parquet") for name in SPLITS})
-
-
-def dvc_md5(path: Path) -> str:
-    """The md5 DVC records for `path` in dvc.lock (`<md5>.dir` for a directory), computed by dvc-data."""
-    from dvc_data.hashfile.build import build
-    from dvc_data.hashfile.db import HashFileDB
-    from dvc_objects.fs import LocalFileSystem, MemoryFileSystem
-
-    odb = HashFileDB(MemoryFileSystem(), "memory://crosstrain-dvc-md5")
-    _, _, obj = build(odb, str(path), LocalFileSystem(), "md5", dry_run=True)
-    return obj.hash_info.value
 
 
 def locked_md5(lock_text: str, task: str) -> str | None:
