@@ -381,8 +381,8 @@ class TrainConfig(Strict):
         default=5, ge=0, description="Optimiser steps at the start not counted in throughput (trace, compile, caches).")
     deterministic: bool = Field(
         default=False,
-        description="Same inputs, same numbers: seed Python, numpy, TensorFlow and PyTorch, turn on TensorFlow's "
-        "op determinism and torch.use_deterministic_algorithms, with the pinned threads and batch order.",
+        description="Same inputs, same numbers: seed Python, numpy, TensorFlow and PyTorch, turn on "
+        "TensorFlow's op determinism and torch.use_deterministic_algorithms (threads and batch order pinned).",
     )
     distributed: DistributedConfig = Field(default_factory=DistributedConfig)
 
