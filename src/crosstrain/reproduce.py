@@ -36,6 +36,7 @@ from crosstrain.config import MlflowConfig, load_settings
 from crosstrain.errors import CrosstrainError, MissingInputError, TrackingError
 
 LOCK_FILE = "dvc.lock"
+PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 # Variables that would point the retraining at the user's store, or make it wait for distributed peers.
 ENV_LEAKS = ("MLFLOW_", "TF_CONFIG", "RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
              "TORCHELASTIC_", "CROSSTRAIN_")
@@ -157,13 +158,20 @@ def effective_params(client, lineage: Lineage) -> str:
     """The run's effective params file (YAML text)."""
     from mlflow.exceptions import MlflowException
 
-    with tempfile.TemporaryDirectory(prefix="crosstrain-params-") as scratch:
-        try:
+    quiet = os.environ.get(PROGRESS_BAR)
+    os.environ[PROGRESS_BAR] = "false"  # one small file: no progress bar between reproduce's lines
+    try:
+        with tempfile.TemporaryDirectory(prefix="crosstrain-params-") as scratch:
             path = client.download_artifacts(lineage.run_id, names.EFFECTIVE_PARAMS_ARTIFACT, scratch)
-        except (MlflowException, OSError):
-            raise ReproduceError(f"run {lineage.run_id} has no {names.EFFECTIVE_PARAMS_ARTIFACT} artifact: "
-                                 "its params cannot be restored") from None
-        return Path(path).read_text()
+            return Path(path).read_text()
+    except (MlflowException, OSError):
+        raise ReproduceError(f"run {lineage.run_id} has no {names.EFFECTIVE_PARAMS_ARTIFACT} artifact: "
+                             "its params cannot be restored") from None
+    finally:
+        if quiet is None:
+            os.environ.pop(PROGRESS_BAR, None)
+        else:
+            os.environ[PROGRESS_BAR] = quiet
 
 
 # --- the temporary work tree ---------------------------------------------------------------------
