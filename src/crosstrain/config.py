@@ -471,6 +471,16 @@ class MlflowConfig(Strict):
 
     experiment: str = "crosstrain"
     tracking_uri: str = "sqlite:///mlflow.db"
+    retry_timeout_s: float = Field(
+        default=120.0, ge=0.0,
+        description="How long each MLflow call retries (exponential backoff) while the store is unreachable.")
+    retry_initial_s: float = Field(default=0.5, gt=0.0, description="First backoff delay (doubles, to 10 s).")
+    offline_fallback: bool = Field(
+        default=False,
+        description="When the store stays unreachable, journal the run in offline_dir for `crosstrain sync`.")
+    offline_dir: str = Field(default="mlruns-offline", description="Where offline runs are journaled.")
+    sqlite_timeout_s: float = Field(
+        default=30.0, gt=0.0, description="sqlite busy timeout: how long a writer waits for another's lock.")
 
 
 class Settings(Strict):

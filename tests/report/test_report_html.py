@@ -165,6 +165,6 @@ def test_tracking_failure_leaves_the_previous_report_untouched(built, tmp_path, 
     before = layout.report("html").read_bytes()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # discard port: nothing listens
     with pytest.raises(TrackingError):
-        build_report(load_settings(project / "params.yaml"), layout)
+        build_report(load_settings(project / "params.yaml", ["mlflow.retry_timeout_s=1"]), layout)
     assert layout.report("html").read_bytes() == before
     assert not [p for p in (project / "reports").iterdir() if p.name.startswith(".")]

@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from crosstrain.config import MLPSpec, Settings
+from crosstrain.config import MlflowConfig, MLPSpec, Settings
 from crosstrain.errors import CrosstrainError, MissingInputError, TrackingError
 from crosstrain.io import atomic_write_json, read_json
 from crosstrain.names import (
@@ -330,7 +330,7 @@ def test_an_unreachable_registry_is_a_tracking_error_naming_it(
 
     # when / then: the error says which store failed, and no summary claims otherwise
     with pytest.raises(TrackingError, match=re.escape(unreachable_url)):
-        register("eta", Settings(), metric_files, out_file)
+        register("eta", Settings(mlflow=MlflowConfig(retry_timeout_s=1)), metric_files, out_file)
     assert not out_file.exists()
 
 

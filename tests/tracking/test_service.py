@@ -127,5 +127,5 @@ def test_unreachable_server_raises_tracking_error_naming_it(
 
     # when / then: connecting fails as a TrackingError that says which URI, promptly
     with pytest.raises(TrackingError, match=re.escape(unreachable_url)):
-        service.connect(MlflowConfig())
+        service.connect(MlflowConfig(retry_timeout_s=1))
     assert time.monotonic() - started < 30

@@ -3,22 +3,38 @@
 The tracking URI is resolved once: `MLFLOW_TRACKING_URI` from the environment wins, otherwise
 `mlflow.tracking_uri` from params (default: the embedded store `sqlite:///mlflow.db`). For a local
 sqlite store, artifacts go to `mlartifacts/` beside the database, like `mlflow server` does.
+
+Outages: every MLflow call here retries transient failures with exponential backoff for
+`mlflow.retry_timeout_s` (`crosstrain.tracking.retry`), then fails the step with a TrackingError
+naming the tracking URI, or, with `mlflow.offline_fallback` on, journals the run locally
+(`crosstrain.tracking.offline`) for `crosstrain sync` to upload later. A run that loses the server
+midway keeps its id: the rest of it is journaled and sync appends it to that run.
+
+Concurrency: a sqlite store is opened with a busy timeout (`mlflow.sqlite_timeout_s`), so two
+trainings writing to one `mlflow.db` wait for each other's lock instead of failing; a lock that
+outlasts it is retried like an outage.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crosstrain.config import MlflowConfig, Settings
 from crosstrain.errors import TrackingError
 from crosstrain.names import EFFECTIVE_PARAMS_ARTIFACT
-from crosstrain.tracking import lineage
+from crosstrain.tracking import lineage, offline, retry
+from crosstrain.tracking.retry import TrackingUnavailable
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 ARTIFACTS_DIR = "mlartifacts"
 DATASET_DIGEST_MAX = 36  # MLflow's column for a dataset digest
@@ -69,27 +85,89 @@ def check_reachable(uri: str, timeout: float = 10.0) -> None:
         return  # it answered; some deployments don't serve /health, and MLflow will say what's wrong
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
-        raise TrackingError(f"MLflow tracking server {uri!r} is unreachable: {reason}") from None
+        raise TrackingUnavailable(f"MLflow tracking server {uri!r} is unreachable: {reason}") from None
+
+
+def _with_busy_timeout(uri: str, seconds: float) -> str:
+    """Add sqlite's busy timeout (`?timeout=`, passed on by SQLAlchemy) to a sqlite URI that has none."""
+    if not uri.startswith("sqlite:///") or "timeout=" in uri.partition("?")[2]:
+        return uri
+    return f"{uri}{'&' if '?' in uri else '?'}timeout={seconds:g}"
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Serialise opening a sqlite store across processes (a file lock beside the database).
+
+    Two processes opening a fresh `mlflow.db` at once would both create its tables, and both create
+    the experiment; one would fail. Later writes need no lock: the busy timeout handles them.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri.removeprefix("sqlite:///").partition("?")[0])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{db}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _Active:
+    """The run this process logs to: online (MLflow's active run) or journaled (an offline.Journal)."""
+
+    def __init__(self, cfg: MlflowConfig, uri: str, run_id: str, journal: offline.Journal | None = None):
+        self.cfg, self.uri, self.run_id, self.journal = cfg, uri, run_id, journal
+
+    def call(self, fn: Callable[[], T], what: str) -> T:
+        return _retry(self.cfg, self.uri, fn, what)
+
+    def go_offline(self, err: TrackingUnavailable) -> offline.Journal:
+        """Journal the rest of this run (it keeps its MLflow id: sync appends to it)."""
+        if not self.cfg.offline_fallback:
+            raise err
+        log.warning("%s; journaling the rest of run %s offline (crosstrain sync uploads it)",
+                    err, self.run_id)
+        self.journal = offline.Journal.create(
+            Path(self.cfg.offline_dir), experiment=self.cfg.experiment, tracking_uri=self.uri,
+            remote_run_id=self.run_id,
+        )
+        return self.journal
+
+
+_active: _Active | None = None
+
+
+def _retry(cfg: MlflowConfig, uri: str, fn: Callable[[], T], what: str) -> T:
+    return retry.call(fn, uri=uri, what=what, timeout_s=cfg.retry_timeout_s, initial_s=cfg.retry_initial_s)
 
 
 def connect(cfg: MlflowConfig) -> str:
-    """Point MLflow at the store and select (creating if needed) the experiment; returns its id."""
+    """Point MLflow at the store and select (creating if needed) the experiment; returns its id.
+
+    Retries an unreachable store for `cfg.retry_timeout_s`; then raises TrackingUnavailable.
+    """
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     # The sqlite store logs every alembic migration at INFO on first use; that's noise for users.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    retry.bound_http_retries(cfg.retry_timeout_s)
     uri = tracking_uri(cfg)
-    check_reachable(uri)
+    _retry(cfg, uri, lambda: check_reachable(uri), "reach the server")
     # set_tracking_uri also exports MLFLOW_TRACKING_URI (for subprocesses); undo that, or from now on
     # "the environment's" would always win and a later config (another store, directory) be ignored.
     exported = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
+    mlflow.set_tracking_uri(_with_busy_timeout(uri, cfg.sqlite_timeout_s))
     if exported is None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = exported
-    try:
+
+    def select() -> str:
         experiment = mlflow.get_experiment_by_name(cfg.experiment)
         if experiment is None:
             experiment_id = mlflow.create_experiment(
@@ -98,16 +176,70 @@ def connect(cfg: MlflowConfig) -> str:
         else:
             experiment_id = experiment.experiment_id
         mlflow.set_experiment(experiment_id=experiment_id)
-    except MlflowException as err:
-        raise TrackingError(f"MLflow tracking at {uri!r} failed: {err.message}") from None
+        return experiment_id
+
+    try:
+        with _store_lock(uri):
+            return _retry(cfg, uri, select, f"select experiment {cfg.experiment!r}")
     except OSError as err:
         raise TrackingError(f"MLflow tracking at {uri!r} is unreachable: {err}") from None
-    return experiment_id
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
     """The current git commit, or None outside a git work tree."""
     return lineage.git_commit(cwd)
+
+
+def _end_status(exc: BaseException | None) -> str:
+    if exc is None:
+        return "FINISHED"
+    return "KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED"
+
+
+@contextlib.contextmanager
+def _activate(active: _Active) -> Iterator[str]:
+    """Make `active` the run log_* calls go to; end it (online and/or in its journal) on exit."""
+    import mlflow
+
+    global _active
+    _active = active
+    exc: BaseException | None = None
+    try:
+        yield active.run_id
+    except BaseException as err:
+        exc = err
+        raise
+    finally:
+        _active = None
+        status = _end_status(exc)
+        if active.journal is not None:
+            active.journal.end(status)
+            # Pop MLflow's active run without waiting on the server: the journal carries the status.
+            if mlflow.active_run() is not None:
+                with contextlib.suppress(Exception):
+                    mlflow.end_run(status)
+        elif mlflow.active_run() is not None:
+            _end_online(active, status, exc)
+
+
+def _end_online(active: _Active, status: str, exc: BaseException | None) -> None:
+    """Mark the online run ended; never hides the exception that ended it."""
+    import mlflow
+
+    if isinstance(exc, TrackingUnavailable):  # the server is known to be down: one try, no waiting
+        with contextlib.suppress(Exception):
+            mlflow.end_run(status)
+        return
+    try:
+        active.call(lambda: mlflow.end_run(status), "end the run")
+    except TrackingUnavailable as err:
+        # MLflow popped the run before asking the server; with the fallback, sync sets the status.
+        if active.cfg.offline_fallback:
+            active.go_offline(err).end(status)
+        elif exc is None:
+            raise
+        else:
+            log.warning("%s (run %s stays RUNNING there)", err, active.run_id)
 
 
 @contextlib.contextmanager
@@ -121,40 +253,93 @@ def start_run(
     `crosstrain.tracking.lineage`). Given the run's `settings`, it also gets their hash
     (TAG_PARAMS_HASH) and the effective params file (EFFECTIVE_PARAMS_ARTIFACT), which
     `crosstrain reproduce` restores. The caller's `tags` win over the lineage ones.
+    With the store unreachable and `cfg.offline_fallback` on, the run is journaled and its id is
+    the journal's (`offline-...`).
     """
     import mlflow
 
-    connect(cfg)
+    uri = tracking_uri(cfg)
     all_tags = {**lineage.tags(settings), **{k: str(v) for k, v in tags.items()}}
-    with mlflow.start_run(run_name=run_name, tags=all_tags) as run:
-        mlflow.log_params(params)
-        if settings is not None:
-            mlflow.log_text(lineage.effective_params_yaml(settings), EFFECTIVE_PARAMS_ARTIFACT)
-        yield run.info.run_id
+    params = {k: str(v) for k, v in params.items()}
+    text = lineage.effective_params_yaml(settings) if settings is not None else None
+    try:
+        connect(cfg)
+        run = _retry(cfg, uri, lambda: mlflow.start_run(run_name=run_name, tags=all_tags), "start a run")
+    except TrackingUnavailable as err:
+        if not cfg.offline_fallback:
+            raise
+        log.warning("%s; journaling run %r offline (crosstrain sync uploads it)", err, run_name)
+        journal = offline.Journal.create(Path(cfg.offline_dir), experiment=cfg.experiment, tracking_uri=uri,
+                                         run_name=run_name, tags=all_tags, params=params)
+        if text is not None:
+            journal.log_text(text, EFFECTIVE_PARAMS_ARTIFACT)
+        with _activate(_Active(cfg, uri, journal.run_id, journal)) as run_id:
+            yield run_id
+        return
+    active = _Active(cfg, uri, run.info.run_id)
+    with _activate(active) as run_id:
+        try:
+            active.call(lambda: mlflow.log_params(params), "log params")
+            if text is not None:
+                active.call(lambda: mlflow.log_text(text, EFFECTIVE_PARAMS_ARTIFACT), "log effective params")
+        except TrackingUnavailable as err:
+            journal = active.go_offline(err)
+            journal.log_params(params)
+            if text is not None:
+                journal.log_text(text, EFFECTIVE_PARAMS_ARTIFACT)
+        yield run_id
 
 
 @contextlib.contextmanager
 def resume_run(cfg: MlflowConfig, run_id: str) -> Iterator[str]:
-    """Re-open an existing run (evaluate adds test metrics to the training run)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    """Re-open an existing run (evaluate adds test metrics to the training run).
 
-    connect(cfg)
+    A journaled run (`offline-...`) is re-opened in its journal; with the store unreachable and the
+    fallback on, what is logged is journaled for `crosstrain sync` to append to `run_id`.
+    """
+    import mlflow
+
+    uri = tracking_uri(cfg)
+    if offline.is_offline_id(run_id):
+        journal = offline.Journal.open(Path(cfg.offline_dir), run_id)
+        with _activate(_Active(cfg, uri, run_id, journal)):
+            yield run_id
+        return
+    active = _Active(cfg, uri, run_id)
     try:
-        with mlflow.start_run(run_id=run_id) as run:
-            yield run.info.run_id
-    except MlflowException as err:
-        raise TrackingError(
-            f"MLflow run {run_id} not found at {tracking_uri(cfg)!r}: {err.message} "
-            "(was the model trained against another tracking store?)"
-        ) from None
+        connect(cfg)
+        active.call(lambda: mlflow.start_run(run_id=run_id), f"re-open run {run_id}")
+    except TrackingUnavailable as err:
+        active.go_offline(err)
+    except TrackingError as err:
+        raise TrackingError(f"{err} (was the model trained against another tracking store?)") from None
+    with _activate(active):
+        yield run_id
+
+
+def _log(what: str, online: Callable[[], None], journaled: Callable[[offline.Journal], None]) -> None:
+    """Send one logging call to the active run: retried online, else (or once offline) to the journal."""
+    if _active is None:
+        online()  # no run of ours: MLflow's own active run (or its error), as before
+        return
+    if _active.journal is None:
+        try:
+            _active.call(online, what)
+            return
+        except TrackingUnavailable as err:
+            _active.go_offline(err)
+    journaled(_active.journal)
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
-    """Log metrics to the active run."""
+    """Log metrics to the active run (timestamped now, so a retried or synced point keeps its time)."""
     import mlflow
 
-    mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+    values = {k: float(v) for k, v in metrics.items()}
+    timestamp = int(time.time() * 1000)
+    _log("log metrics",
+         lambda: mlflow.log_metrics(values, step=step, timestamp=timestamp),
+         lambda journal: journal.log_metrics(values, step=step or 0, timestamp=timestamp))
 
 
 def log_dataset(data, *, name: str, source: str, digest: str, context: str = "training") -> None:
@@ -169,16 +354,22 @@ def log_dataset(data, *, name: str, source: str, digest: str, context: str = "tr
     import pandas as pd
 
     digest = digest[:DATASET_DIGEST_MAX]
-    with warnings.catch_warnings():
-        # MLflow 3.17 registers its local-file dataset source twice and warns about the ambiguity, and
-        # hints that integer columns cannot hold NaN: neither applies to prepared, validated data.
-        warnings.simplefilter("ignore", UserWarning)
-        if isinstance(data, pd.DataFrame):
-            dataset = mlflow.data.from_pandas(data, source=source, targets="label", name=name, digest=digest)
-        else:
-            x, y = data
-            dataset = mlflow.data.from_numpy(x, source=source, targets=y, name=name, digest=digest)
-        mlflow.log_input(dataset, context=context)
+
+    def online() -> None:
+        with warnings.catch_warnings():
+            # MLflow 3.17 registers its local-file dataset source twice and warns about the ambiguity, and
+            # hints that integer columns cannot hold NaN: neither applies to prepared, validated data.
+            warnings.simplefilter("ignore", UserWarning)
+            if isinstance(data, pd.DataFrame):
+                dataset = mlflow.data.from_pandas(data, source=source, targets="label", name=name,
+                                                  digest=digest)
+            else:
+                x, y = data
+                dataset = mlflow.data.from_numpy(x, source=source, targets=y, name=name, digest=digest)
+            mlflow.log_input(dataset, context=context)
+
+    _log("log the dataset", online,
+         lambda journal: journal.log_input(name=name, source=source, digest=digest, context=context))
 
 
 def log_artifacts(path: Path, artifact_path: str | None = None) -> None:
@@ -186,7 +377,38 @@ def log_artifacts(path: Path, artifact_path: str | None = None) -> None:
     import mlflow
 
     path = Path(path)
-    if path.is_dir():
-        mlflow.log_artifacts(str(path), artifact_path=artifact_path)
-    else:
-        mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+    def online() -> None:
+        if path.is_dir():
+            mlflow.log_artifacts(str(path), artifact_path=artifact_path)
+        else:
+            mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+    _log(f"upload {path.name}", online, lambda journal: journal.log_artifacts(path, artifact_path))
+
+
+def offline_run() -> offline.Journal | None:
+    """The journal the active run logs to, or None while it is online (or there is no run)."""
+    return _active.journal if _active is not None else None
+
+
+def sync(cfg: MlflowConfig, *, dry_run: bool = False) -> list[offline.Synced]:
+    """Upload every run journaled under `cfg.offline_dir` to the store in force (see `offline`).
+
+    Each run is retried as a whole on an outage (its upload is idempotent); runs already synced or
+    still running are listed, not touched.
+    """
+    from mlflow.tracking import MlflowClient
+
+    results = []
+    uri = tracking_uri(cfg)
+    experiments: dict[str, str] = {}
+    for journal in offline.journals(Path(cfg.offline_dir)):
+        experiment = journal.info["experiment"]
+        if not dry_run and experiment not in experiments:
+            experiments[experiment] = connect(cfg.model_copy(update={"experiment": experiment}))
+        client = None if dry_run else MlflowClient(_with_busy_timeout(uri, cfg.sqlite_timeout_s))
+        upload = functools.partial(offline.sync_one, journal, client, experiments.get(experiment),
+                                   dry_run=dry_run)
+        results.append(_retry(cfg, uri, upload, f"upload offline run {journal.path.name}"))
+    return results
