@@ -17,7 +17,8 @@ def test_stage_paths_match_the_layout(repo_root):
     assert stages["ingest"]["outs"][0] == str(layout.prepared(task))
     assert list(stages["ingest"]["outs"][1]) == [f"data/raw/{task}"]  # what ingest read (issue #7)
     assert stages["validate"]["outs"] == [str(layout.validation(task))]
-    assert stages["train"]["outs"] == [str(layout.model(task, fw))]
+    assert stages["train"]["outs"][0] == str(layout.model(task, fw))
+    assert stages["train"]["outs"][1] == {str(layout.checkpoints(task, fw)): {"persist": True}}  # issue #8
     assert list(stages["evaluate"]["metrics"][0]) == [str(layout.metrics(task, fw))]
     assert list(stages["evaluate"]["plots"][0]) == [str(layout.plots(task, fw))]
     assert list(stages["register"]["outs"][0]) == [str(layout.registry(task))]

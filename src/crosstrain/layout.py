@@ -27,6 +27,10 @@ class Layout:
         """A trained model in its framework's native format, plus train.json and history.json."""
         return self.root / "models" / task / framework
 
+    def checkpoints(self, task: str, framework: str) -> Path:
+        """Per-epoch training checkpoints, one `seed-<s>/` each (a persistent DVC output of train)."""
+        return self.root / "checkpoints" / task / framework
+
     def metrics(self, task: str, framework: str) -> Path:
         """Test metrics of one model: a DVC metrics file."""
         return self.root / "metrics" / task / f"{framework}.json"

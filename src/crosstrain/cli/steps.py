@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -65,12 +66,19 @@ def train(
         "--workers", "-w", min=1, help="Local worker processes (overrides train.distributed.workers).")] = None,
     seed: Annotated[list[int] | None, typer.Option(
         "--seed", metavar="N", help="Train only this seed (repeatable); default: every seed in params' `seeds`.")] = None,
+    resume: Annotated[bool | None, typer.Option(
+        "--resume/--no-resume", help="Continue from the last epoch checkpoint (an error if it was made "
+        "with other params, data or code) / start over, dropping checkpoints. Default: resume when one "
+        "matches.")] = None,
 ) -> None:
     """Train the task's model in one framework, once per seed, from the shared initial weights and batch order.
 
     Each seed is one MLflow run and one model under models/<task>/<framework>/seed-<N>/.
     With several workers this process launches them (torchrun for PyTorch, TF_CONFIG workers for
     TensorFlow); started by a launcher, it is one of the workers.
+
+    Every epoch is checkpointed to checkpoints/<task>/<framework>/; a training interrupted (SIGINT,
+    SIGTERM: exit 130, 143) or killed continues from there in the same MLflow run when started again.
     """
     from crosstrain.distributed import env, launch
 
@@ -83,14 +91,24 @@ def train(
     if budget.distributed.workers > 1 and not env.launched(framework):
         args = ["train", "--task", task, "--framework", framework.value, "--params", str(params),
                 *[part for override in overrides for part in ("--set", override)],
-                *[part for s in seeds or [] for part in ("--seed", str(s))]]
+                *[part for s in seeds or [] for part in ("--seed", str(s))],
+                *([] if resume is None else ["--resume" if resume else "--no-resume"])]
         launch.run(framework, budget.distributed.workers, args, threads=budget.threads)
         results = [read_json(layout.model(task, framework) / names.seed_dir(s) / names.TRAIN_INFO_FILE)
                    for s in seeds or cfg.seeds]
     else:
+        from crosstrain.training.loop import Interrupted
         from crosstrain.training.step import train as run
 
-        results = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework), seeds)
+        try:
+            results = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework), seeds,
+                          checkpoints=layout.checkpoints(task, framework), resume=resume)
+        except Interrupted as stopped:
+            typer.echo(
+                f"crosstrain: train {task}/{framework} interrupted by {signal.Signals(stopped.signum).name} "
+                f"after {stopped.epochs} epochs; checkpoint in {layout.checkpoints(task, framework)}, "
+                "run the same command to resume", err=True)
+            raise typer.Exit(128 + stopped.signum) from None
         if not results or "run_id" not in results[0]:
             return  # a worker other than rank 0: the chief reports
     for result in results:

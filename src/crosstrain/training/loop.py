@@ -31,6 +31,20 @@ Predict = Callable[[np.ndarray], np.ndarray]
 OnEpoch = Callable[[int, dict[str, float]], None]
 
 
+class Interrupted(KeyboardInterrupt):
+    """Training stopped at a step boundary because `stop()` said so (SIGINT or SIGTERM arrived).
+
+    `epochs` is how many epochs were complete: the last checkpoint `on_checkpoint` wrote. Like
+    KeyboardInterrupt (which it is, so no `except Exception` swallows it and MLflow runs end KILLED),
+    it unwinds everything; the CLI turns it into exit status 128 + `signum`.
+    """
+
+    def __init__(self, signum: int, epochs: int) -> None:
+        super().__init__(f"interrupted by signal {signum} after {epochs} complete epochs")
+        self.signum, self.epochs = signum, epochs
+        self.run_id: str | None = None  # the MLflow run it interrupted, once known
+
+
 class TrainStep(Protocol):
     """What `crosstrain.training.tf` and `crosstrain.training.torch` build from a model."""
 
@@ -78,6 +92,22 @@ class History:
     warmup_examples: int = 0
     steps: int = 0
     examples: int = 0
+    # Early stopping's state: the best val accuracy so far and the epochs waited since (a checkpoint
+    # keeps them, with the best epoch's weights, so a resumed run stops where an unbroken one would).
+    best_accuracy: float = -1.0
+    waited: int = 0
+
+    def state(self) -> dict[str, Any]:
+        """Everything above as JSON-compatible values (a checkpoint's manifest holds it)."""
+        return {
+            "epochs": self.epochs, "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
+            "warmup": self.warmup, "warmup_examples": self.warmup_examples, "steps": self.steps,
+            "examples": self.examples, "best_accuracy": self.best_accuracy, "waited": self.waited,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> History:
+        return cls(**state)
 
     @property
     def train_time(self) -> float:
@@ -134,6 +164,10 @@ def fit(
     snapshot: Callable[[], Any] | None = None,
     restore: Callable[[Any], None] | None = None,
     world: World | None = None,
+    history: History | None = None,
+    best_state: Any = None,
+    on_checkpoint: Callable[[History, Any], None] | None = None,
+    stop: Callable[[], int | None] | None = None,
 ) -> History:
     """Run up to `cfg.epochs` epochs of mini-batch training, evaluating on `val` after each.
 
@@ -145,16 +179,27 @@ def fit(
     In a `world` of several workers each rank trains on its shard of every global batch and scores
     its part of each split; one all-reduce per epoch gives every rank the same global metrics, so
     all ranks stop at the same epoch.
+
+    Resuming: pass the `history` (and the best epoch's `best_state`) of a checkpoint, with the model,
+    optimiser and RNG states restored; training continues at epoch `len(history.epochs)`. The batch
+    order is a pure function of (seed, epoch), so the epoch is the whole data-order position.
+    `on_checkpoint(history, best_state)` runs after every complete epoch, before `on_epoch` logs it.
+    `stop()` is asked before every optimiser step; a signal number from it ends training there with
+    `Interrupted` (the epoch under way is dropped: its checkpoint is the previous one).
     """
     world = world or World()
-    history = History()
-    best_accuracy, best_state, waited = -1.0, None, 0
-    for epoch in range(cfg.epochs):
+    history = history or History()
+    for epoch in range(len(history.epochs), cfg.epochs):
+        if history.stopped_early:
+            break
         lr = learning_rate_at(epoch, cfg)
         train_step.set_learning_rate(lr)
         losses, sizes = [], []
         start = time.perf_counter()
         for idx in batch_order(len(train), cfg.batch_size, seed, epoch):
+            signum = stop() if stop is not None else None
+            if signum:
+                raise Interrupted(signum, len(history.epochs))
             part = shard(idx, world.rank, world.size)
             warming = history.steps < cfg.warmup_steps
             begun = time.perf_counter()
@@ -184,17 +229,18 @@ def fit(
             names.LEARNING_RATE: lr,
         }
         history.epochs.append(stats)
-        if on_epoch is not None:
-            on_epoch(epoch, stats)
-        if stats[names.VAL_ACCURACY] > best_accuracy:
-            best_accuracy, history.best_epoch, waited = stats[names.VAL_ACCURACY], epoch, 0
+        if stats[names.VAL_ACCURACY] > history.best_accuracy:
+            history.best_accuracy, history.best_epoch, history.waited = stats[names.VAL_ACCURACY], epoch, 0
             if cfg.early_stopping_patience and snapshot is not None:
                 best_state = snapshot()
         else:
-            waited += 1
-            if cfg.early_stopping_patience and waited >= cfg.early_stopping_patience:
+            history.waited += 1
+            if cfg.early_stopping_patience and history.waited >= cfg.early_stopping_patience:
                 history.stopped_early = True
-                break
+        if on_checkpoint is not None:
+            on_checkpoint(history, best_state)
+        if on_epoch is not None:
+            on_epoch(epoch, stats)
     if history.stopped_early and best_state is not None and restore is not None:
         restore(best_state)
     return history

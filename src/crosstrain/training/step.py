@@ -4,6 +4,13 @@
     crosstrain train --task iris --framework pytorch --seed 7     # one seed
     crosstrain train --task iris --framework tensorflow --set train.epochs=3
     crosstrain train --task images --framework pytorch --workers 2      # DDP under torchrun
+    crosstrain train --task iris --framework pytorch --no-resume  # ignore (and drop) checkpoints
+
+Every epoch ends with a checkpoint (`crosstrain.training.checkpoint`) under checkpoints/<task>/<fw>/;
+a training started again with the same params, data and code continues after the last complete
+epoch in the same MLflow run and ends with the weights an unbroken run has (train.deterministic).
+SIGINT and SIGTERM stop training before the next optimiser step, mark the MLflow run KILLED and
+raise `Interrupted`; nothing is written under `out_dir` for the unfinished seed.
 
 A distributed run is this same function in every worker: the launcher (crosstrain.distributed.launch)
 starts the workers, `train` reads the rank from the environment, each rank trains on its shard of
@@ -17,6 +24,9 @@ import hashlib
 import json
 import logging
 import shutil
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +37,15 @@ from crosstrain.config import Framework, Settings
 from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.distributed import env, scaling, shard
 from crosstrain.distributed.env import World
+from crosstrain.errors import ConfigError
 from crosstrain.io import atomic_dir
 from crosstrain.models.flops import flops_per_example, training_flops_per_example
 from crosstrain.models.spec import describe, initial_weights
 from crosstrain.progress import epoch_progress
 from crosstrain.resources import track_peak_memory
-from crosstrain.tracking import lineage, service
-from crosstrain.training.loop import fit
+from crosstrain.tracking import lineage, runs, service
+from crosstrain.training import checkpoint
+from crosstrain.training.loop import History, Interrupted, fit
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +76,19 @@ def run_params(settings: Settings, task: str, framework: Framework, meta: dict, 
 
 
 def train(task: str, settings: Settings, framework: Framework, prepared: Path, out_dir: Path,
-          seeds: list[int] | None = None) -> list[dict]:
+          seeds: list[int] | None = None, checkpoints: Path | None = None,
+          resume: bool | None = None) -> list[dict]:
     """Train one task in one framework once per seed (default: every seed in `settings.seeds`).
 
     Each seed's native model, train.json and history.json go to `out_dir/seed-<s>/`, written
     atomically; after a run of every seed, directories of seeds no longer in params are removed.
     Returns the train.json of each seed. In a distributed run every worker calls this; ranks other
     than 0 return `[{"rank": r, ...}]` and write nothing.
+
+    With `checkpoints` (a directory; `Layout.checkpoints`), each seed checkpoints every epoch into
+    `checkpoints/seed-<s>/` and resumes from a matching checkpoint: `resume=None` resumes when the
+    checkpoint's params, data and code match and starts over otherwise; True makes a mismatch an
+    error; False drops every checkpoint first. Without, nothing is checkpointed.
     """
     framework = Framework(framework)
     settings.task(task)
@@ -86,19 +104,83 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
     # runtime starts; dropout draws differ by rank, as they differ between the examples of one batch.
     trainer.configure(budget.threads, chosen[0] + world.rank, budget.deterministic)
     # The DVC hash of the data (as in dvc.lock): the runs' dataset digest, what `dvc pull` restores.
-    data_version = lineage.data_digest(prepared) if world.is_chief else None
+    # Every rank computes it: each rank checks the checkpoint it resumes from.
+    data_version = lineage.data_digest(prepared)
+    if checkpoints is not None and resume is False and world.is_chief:
+        checkpoint.discard(Path(checkpoints))
     ctx = trainer.setup(world, budget.distributed)
     try:
-        results = [
-            _train(task, settings, framework, prepared, Path(out_dir) / names.seed_dir(seed), seed,
-                   meta, train_split, val_split, ctx, data_version)
-            for seed in chosen
-        ]
+        with _stop_on_signals() as stop:
+            results = [
+                _train(task, settings, framework, prepared, Path(out_dir) / names.seed_dir(seed), seed,
+                       meta, train_split, val_split, ctx, data_version,
+                       _Checkpoints(checkpoints, seed, settings, data_version, resume, world.is_chief),
+                       stop)
+                for seed in chosen
+            ]
     finally:
         trainer.cleanup(ctx)
     if seeds is None and world.is_chief:
         _remove_other_seeds(Path(out_dir), chosen)
+    if checkpoints is not None and world.is_chief:
+        checkpoint.finish(Path(checkpoints))
     return results
+
+
+class _Checkpoints:
+    """One seed's checkpoint directory, its key, and what to do with a checkpoint found there."""
+
+    def __init__(self, root: Path | None, seed: int, settings: Settings, data_version: str,
+                 resume: bool | None, chief: bool) -> None:
+        self.directory = None if root is None else Path(root) / names.seed_dir(seed)
+        self.key = checkpoint.key(settings, seed, data_version) if root is not None else {}
+        self.resume, self.chief = resume, chief
+
+    def find(self) -> checkpoint.Checkpoint | None:
+        """The checkpoint to continue from (training or done), or None to start afresh."""
+        if self.directory is None or self.resume is False:
+            return None
+        found = checkpoint.load(self.directory)
+        if found is None or found.status == checkpoint.COMPLETE:
+            return None
+        if found.key != self.key:
+            differs = ", ".join(k.removesuffix("_digest").removesuffix("_hash") for k in self.key
+                                if found.key.get(k) != self.key[k])
+            if self.resume:
+                raise ConfigError(f"the checkpoint in {self.directory} was made with other {differs}: "
+                                  "rerun with --no-resume to start over")
+            log.warning("not resuming from %s: other %s", self.directory, differs)
+            return None
+        return found
+
+    def save(self, run_id, history: History, weights, state, best) -> None:
+        if self.directory is not None and self.chief:
+            checkpoint.save(self.directory, key=self.key, run_id=run_id, history=history.state(),
+                            weights=weights, state=state, best=best)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator:
+    """Yield `stop() -> signum | None`: SIGINT or SIGTERM received since entering (then the previous
+    handler is back, so a second Ctrl-C interrupts at once). Outside the main thread, never."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handle(signum, frame) -> None:
+        received.append(signum)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    try:
+        yield lambda: received[0] if received else None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _remove_other_seeds(out_dir: Path, seeds: list[int]) -> None:
@@ -110,7 +192,37 @@ def _remove_other_seeds(out_dir: Path, seeds: list[int]) -> None:
 
 
 def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split, val_split, ctx,
-           data_version) -> dict:
+           data_version, checkpoints: _Checkpoints, stop) -> dict:
+    found = checkpoints.find()
+    if found is not None and found.status == checkpoint.DONE and ctx.world.is_chief:
+        # Trained already (DVC deleted the stage's outputs before re-running it): copy it back.
+        if checkpoint.restore_final(checkpoints.directory, out_dir):
+            log.info("seed %s: finished earlier (run %s); copied back from %s", seed, found.run_id,
+                     checkpoints.directory)
+            return json.loads((out_dir / names.TRAIN_INFO_FILE).read_text())
+    if found is not None and found.status != checkpoint.TRAINING:
+        found = None
+    run_id = None
+    try:
+        return _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_split,
+                           val_split, ctx, data_version, checkpoints, stop, found)
+    except Interrupted as stopped:
+        run_id = stopped.run_id
+        if run_id is not None:
+            _mark_killed(run_id)
+        raise
+
+
+def _mark_killed(run_id: str) -> None:
+    """The interrupted run's status: KILLED (the run's context ended it FAILED, or already KILLED)."""
+    try:
+        runs.client().set_terminated(run_id, status="KILLED")
+    except Exception as err:  # noqa: BLE001 - the store may be unreachable; the checkpoint is what matters
+        log.warning("could not mark MLflow run %s KILLED: %s", run_id, err)
+
+
+def _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_split, val_split, ctx,
+                data_version, checkpoints: _Checkpoints, stop, found) -> dict:
     cfg, budget, world = settings.task(task), settings.train_for(task), ctx.world
     trainer, models = backends.training(framework), backends.models(framework)
     trainer.configure(budget.threads, seed + world.rank, budget.deterministic)
@@ -120,11 +232,15 @@ def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split
     params = run_params(settings, task, framework, meta, seed, world, ctx.backend)
     # MLflow, the progress bar and out_dir are rank 0's alone.
     chief = world.is_chief
-    run = (service.start_run(settings.mlflow, run_name=_run_name(task, framework, seed, world),
-                             tags=tags, params=params, settings=settings)
-           if chief else contextlib.nullcontext(None))
+    if not chief:
+        run = contextlib.nullcontext(found.run_id if found else None)
+    elif found is not None and found.run_id:
+        run = service.resume_run(settings.mlflow, found.run_id)
+    else:
+        run = service.start_run(settings.mlflow, run_name=_run_name(task, framework, seed, world),
+                                tags=tags, params=params, settings=settings)
     with run as run_id:
-        if chief:
+        if chief and found is None:
             table = Path(prepared) / "train.parquet"
             data = pd.read_parquet(table) if table.exists() else (train_split.x, train_split.y)
             service.log_dataset(data, name=f"{task}-prepared", source=str(Path(prepared).absolute()),
@@ -137,17 +253,39 @@ def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split
                 models.set_weights(model, initial_weights(cfg.model, meta, seed))
                 step = trainer.make_train_step(model, budget, train_split.x[:1], ctx)
             predict = models.make_predict(model, execution=budget.execution)
+            history, best = History(), None
+            if found is not None:
+                history, best = _restore(found, model, step, models, trainer, world)
+                if chief:
+                    _log_missing_epochs(run_id, history)
+                log.info("seed %s: resuming after epoch %d of %d in run %s", seed, len(history.epochs),
+                         budget.epochs, run_id)
+
+            def on_checkpoint(history: History, best) -> None:
+                checkpoints.save(run_id, history, models.get_weights(model), trainer.get_state(step, model),
+                                 best)
+
+            if not history.epochs:
+                on_checkpoint(history, None)  # epoch 0: a run killed in its first epoch resumes in its run
             progress = (epoch_progress(f"train {task}/{framework} seed {seed}", budget.epochs) if chief
                         else _no_progress())
             with progress as advance:
+                for stats in history.epochs:
+                    advance(stats)
+
                 def on_epoch(epoch: int, stats: dict[str, float]) -> None:
                     if chief:
                         service.log_metrics(stats, step=epoch)
                     advance(stats)
 
-                history = fit(step, predict, train_split, val_split, cfg=budget, seed=seed,
-                              on_epoch=on_epoch, snapshot=lambda: models.get_weights(model),
-                              restore=lambda weights: models.set_weights(model, weights), world=world)
+                try:
+                    history = fit(step, predict, train_split, val_split, cfg=budget, seed=seed,
+                                  on_epoch=on_epoch, snapshot=lambda: models.get_weights(model),
+                                  restore=lambda weights: models.set_weights(model, weights), world=world,
+                                  history=history, best_state=best, on_checkpoint=on_checkpoint, stop=stop)
+                except Interrupted as stopped:
+                    stopped.run_id = run_id
+                    raise
         digest = _check_same_weights(models.get_weights(model), step, world)
         if not chief:
             return {"rank": world.rank, "seed": seed, names.WEIGHTS_SHA256: digest}
@@ -198,7 +336,33 @@ def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split
             models.save(model, tmp)
             (tmp / names.HISTORY_FILE).write_text(json.dumps(history.epochs, indent=2) + "\n")
             (tmp / names.TRAIN_INFO_FILE).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    if checkpoints.directory is not None:
+        checkpoint.mark_done(checkpoints.directory, out_dir, checkpoints.key, run_id)
     return result
+
+
+def _restore(found: checkpoint.Checkpoint, model, step, models, trainer, world: World):
+    """Put a checkpoint's weights, optimiser and RNG state back; returns (history, best weights)."""
+    models.set_weights(model, found.group("weights"))
+    state = found.group("state")
+    if world.rank != 0:
+        # The checkpoint holds rank 0's generator; the other ranks keep their own (seeded by rank),
+        # so only models without dropout resume bit-identically on several workers.
+        state = {k: v for k, v in state.items() if not k.startswith("rng/")} | {
+            k: v for k, v in trainer.get_state(step, model).items() if k.startswith("rng/")}
+    trainer.set_state(step, model, state)
+    checkpoint.restore_python_numpy_rng(found.rng, found.arrays["rng/numpy"])
+    best = found.group("best") or None
+    return History.from_state(found.history), best
+
+
+def _log_missing_epochs(run_id: str, history: History) -> None:
+    """Log the checkpointed epochs the run lacks: a checkpoint is written before its epoch is logged,
+    so a process killed in between left that epoch's metrics unlogged (never logged twice)."""
+    logged = {m.step for m in runs.client().get_metric_history(run_id, names.TRAIN_LOSS)}
+    for epoch, stats in enumerate(history.epochs):
+        if epoch not in logged:
+            service.log_metrics(stats, step=epoch)
 
 
 def _check_same_weights(weights: dict, step, world: World) -> str:

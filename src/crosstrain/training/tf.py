@@ -223,3 +223,31 @@ def make_train_step(model: keras.Model, cfg: TrainConfig, example: np.ndarray,
                     ctx: Distributed | None = None) -> TrainStep:
     """The train step for `model`; `example` fixes the input's shape and dtype."""
     return TrainStep(model, cfg, example, ctx)
+
+
+# --- checkpoint state (crosstrain.training.checkpoint) ---------------------------------------------
+
+
+def _rng_variables(model: keras.Model) -> list[keras.Variable]:
+    """Keras state outside the weights: the dropout layers' seed generators (Keras 3 dropout draws
+    stateless random numbers from these counters, not from TensorFlow's global generator)."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def get_state(step: TrainStep, model: keras.Model) -> dict[str, np.ndarray]:
+    """The optimiser's variables (iteration count, Adam's moments, SGD's momentum) and the model's seed
+    generators, as arrays keyed "optimizer/<index>" and "rng/<index>" in Keras' variable order."""
+    state = {f"optimizer/{i:04d}": np.array(v.numpy()) for i, v in enumerate(step.optimizer.variables)}
+    state.update({f"rng/{i:04d}": np.array(v.numpy()) for i, v in enumerate(_rng_variables(model))})
+    return state
+
+
+def set_state(step: TrainStep, model: keras.Model, state: dict[str, np.ndarray]) -> None:
+    """Put back what `get_state` returned (the same model and optimiser, built the same way)."""
+    for prefix, variables in (("optimizer", step.optimizer.variables), ("rng", _rng_variables(model))):
+        saved = sorted(key for key in state if key.startswith(f"{prefix}/"))
+        if len(saved) != len(variables):
+            raise ValueError(f"checkpoint has {len(saved)} {prefix} variables, the model {len(variables)}")
+        for key, variable in zip(saved, variables, strict=True):
+            variable.assign(state[key])

@@ -188,3 +188,35 @@ def make_train_step(model: nn.Module, cfg: TrainConfig, example: np.ndarray,
                     ctx: Distributed | None = None) -> TrainStep:
     """The train step for `model` (`example` is unused: PyTorch needs no signature)."""
     return TrainStep(model, cfg, example, ctx)
+
+
+# --- checkpoint state (crosstrain.training.checkpoint) ---------------------------------------------
+
+
+def get_state(step: TrainStep, model: nn.Module) -> dict[str, np.ndarray]:
+    """The optimiser's state (Adam's moments and step count, SGD's momentum) and torch's RNG, as arrays.
+
+    Keys are "optimizer/<param index>/<name>" (the index in `model.parameters()`, as in
+    `optimizer.state_dict()`) and "rng/torch" (the CPU generator, which dropout draws from).
+    The hyperparameters are not saved: they come from the params, and the learning rate is set each
+    epoch. (`model` is unused: the model's weights are saved apart, in the neutral layout.)
+    """
+    state = {
+        f"optimizer/{index}/{name}": value.detach().cpu().numpy().copy()
+        for index, slots in step.optimizer.state_dict()["state"].items()
+        for name, value in slots.items()
+    }
+    state["rng/torch"] = torch.get_rng_state().numpy().copy()
+    return state
+
+
+def set_state(step: TrainStep, model: nn.Module, state: dict[str, np.ndarray]) -> None:
+    """Put back what `get_state` returned (the step must train the same model with the same optimiser)."""
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        kind, *rest = key.split("/")
+        if kind == "optimizer":
+            slots.setdefault(int(rest[0]), {})[rest[1]] = torch.from_numpy(np.array(value))
+    saved = step.optimizer.state_dict()
+    step.optimizer.load_state_dict({"state": slots, "param_groups": saved["param_groups"]})
+    torch.set_rng_state(torch.from_numpy(np.array(state["rng/torch"], dtype=np.uint8)))

@@ -1,0 +1,40 @@
+"""SIGTERM in the middle of training: exit 143 at a step boundary, the last complete epoch checkpointed,
+the MLflow run KILLED, and no model output left behind."""
+
+from __future__ import annotations
+
+import signal
+
+from mlflow import MlflowClient
+from paused_training import start_paused, wait_for_checkpoint
+
+from crosstrain import names
+from crosstrain.training import checkpoint
+
+SIGNALLED_AFTER = 2
+
+
+def test_sigterm_checkpoints_marks_killed_and_exits_143(project, mlflow_store):
+    # Given a training paused (1 s) right after checkpointing epoch 2
+    process = start_paused("pytorch", SIGNALLED_AFTER, 1.0)
+    wait_for_checkpoint(process, SIGNALLED_AFTER)
+
+    # When it gets SIGTERM there: it goes on into epoch 3 and must stop at its first step boundary
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+
+    # Then it exits 143 with a one-line message
+    assert process.returncode == 143, stderr
+    message = [line for line in stderr.splitlines() if line.startswith("crosstrain:")]
+    assert len(message) == 1 and "SIGTERM" in message[0] and "Traceback" not in stderr
+    # ... the checkpoint holds the last complete epoch
+    saved = checkpoint.load(project / "checkpoints" / "iris" / "pytorch" / names.seed_dir(0))
+    assert saved.status == checkpoint.TRAINING and saved.epochs == SIGNALLED_AFTER
+    # ... the run is KILLED with exactly the complete epochs logged
+    run = MlflowClient(mlflow_store).get_run(saved.run_id)
+    assert run.info.status == "KILLED"
+    steps = sorted(m.step for m in MlflowClient(mlflow_store).get_metric_history(saved.run_id, names.TRAIN_LOSS))
+    assert steps == list(range(SIGNALLED_AFTER))
+    # ... and nothing was written under models/ (no model, no temporary directory)
+    models = project / "models"
+    assert not models.exists() or not any(models.rglob("*"))
