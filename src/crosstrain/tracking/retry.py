@@ -46,6 +46,8 @@ def is_transient(err: BaseException) -> bool:
     if requests is not None and isinstance(err, requests.exceptions.RequestException):
         response = getattr(err, "response", None)
         return response is None or response.status_code >= 500 or response.status_code == 429
+    if type(err).__name__ == "OperationalError" and "database is locked" in str(err):
+        return True  # sqlalchemy's own, raised while MLflow opens a sqlite store another process writes
     return isinstance(err, (ConnectionError, TimeoutError))
 
 

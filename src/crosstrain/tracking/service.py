@@ -12,7 +12,11 @@ midway keeps its id: the rest of it is journaled and sync appends it to that run
 
 Concurrency: a sqlite store is opened with a busy timeout (`mlflow.sqlite_timeout_s`), so two
 trainings writing to one `mlflow.db` wait for each other's lock instead of failing; a lock that
-outlasts it is retried like an outage.
+outlasts it is retried like an outage, and opening the store (creating its tables and the
+experiment) is serialised by a file lock beside it (`mlflow.db.lock`). What runs in parallel: two
+`dvc repro`/`make run` in one repository do not (DVC's repo lock makes the second fail at once);
+`dvc exp run --queue` + `dvc queue start -j N`, separate clones or worktrees, and `crosstrain train`
+called directly do, and all may share one sqlite store or server.
 """
 
 from __future__ import annotations
