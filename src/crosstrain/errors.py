@@ -38,3 +38,7 @@ class MissingInputError(CrosstrainError):
 
 class TrackingError(CrosstrainError):
     """The MLflow tracking server or registry could not be used."""
+
+
+class DiskFullError(CrosstrainError):
+    """An output did not fit on its disk (checked up front when its size is known, else ENOSPC)."""

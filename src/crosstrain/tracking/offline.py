@@ -100,9 +100,15 @@ class Journal:
             for k, v in metrics.items()
         )
         with (self.path / METRICS_FILE).open("a") as handle:
-            handle.write(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
+            end = handle.tell()
+            try:
+                handle.write(lines)
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError as err:
+                handle.truncate(end)  # no torn line for the next append to land behind
+                raise TrackingError(
+                    f"cannot journal metrics in {self.path / METRICS_FILE}: {err.strerror or err}") from err
 
     def log_input(self, **dataset: str) -> None:
         self._update(inputs=[*self.info["inputs"], dataset])
