@@ -79,3 +79,46 @@ def test_an_outage_is_journaled_and_sync_uploads_every_run_once(running, quick, 
     assert capsys.readouterr().out.count("already synced") == 2
     assert len(client.search_runs([experiment], filter_string=f"attributes.run_name = '{name}'")) == 1
     assert len(_history(client, run.info.run_id, "loss")) == 5
+
+
+def test_a_model_trained_offline_is_uploaded_by_sync_and_loads_from_the_run(
+    running, quick, tmp_path, monkeypatch
+) -> None:
+    import mlflow
+    import numpy as np
+
+    from crosstrain.config import MLPSpec
+    from crosstrain.models import torch as torch_models
+
+    # given: the fallback on and, for now, a tracking URI where nothing listens
+    cfg = quick(offline_fallback=True, retry_timeout_s=1)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", _unreachable_url())
+    meta = {"n_features": 4, "n_classes": 3, "features": list("abcd"), "classes": list("xyz"),
+            "feature_mean": [0.0] * 4, "feature_std": [1.0] * 4}
+    model = torch_models.build_model(MLPSpec(), meta)
+    example = np.ones((2, 4), np.float32)
+
+    # when: a run logs metrics and its model offline, sync runs against the server, evaluate resumes it
+    with service.start_run(cfg, run_name="offline-model", tags={}, params={}) as journaled:
+        service.log_metrics({"loss": 0.5}, step=0)
+        info = service.log_model(lambda: torch_models.log_model(model, example, ["torch"]))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", running.url)
+    [synced] = [r for r in service.sync(cfg) if r.journal == journaled]
+    with service.resume_run(cfg, journaled) as resumed:
+        service.log_metrics({"test_accuracy": 0.9})
+
+    # then: the run on the server has the metric from training and from evaluation, and its model loads
+    assert synced.action == "uploaded" and resumed == synced.run_id
+    assert info.model_uri == f"runs:/{journaled}/model"
+    run = MlflowClient(running.url).get_run(resumed)
+    assert run.data.metrics == {"loss": 0.5, "test_accuracy": 0.9}
+    loaded = mlflow.pyfunc.load_model(f"runs:/{resumed}/model")
+    assert loaded.predict(example).shape == (2, 3)
+
+
+def _unreachable_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -298,17 +298,20 @@ def start_run(
 def resume_run(cfg: MlflowConfig, run_id: str) -> Iterator[str]:
     """Re-open an existing run (evaluate adds test metrics to the training run).
 
-    A journaled run (`offline-...`) is re-opened in its journal; with the store unreachable and the
-    fallback on, what is logged is journaled for `crosstrain sync` to append to `run_id`.
+    A journaled run (`offline-...`) is re-opened in its journal, or, once synced, online under the
+    id sync gave it (yielded); with the store unreachable and the fallback on, what is logged is
+    journaled for `crosstrain sync` to append to `run_id`.
     """
     import mlflow
 
     uri = tracking_uri(cfg)
     if offline.is_offline_id(run_id):
         journal = offline.Journal.open(Path(cfg.offline_dir), run_id)
-        with _activate(_Active(cfg, uri, run_id, journal)):
-            yield run_id
-        return
+        if not journal.info["synced"]:
+            with _activate(_Active(cfg, uri, run_id, journal)):
+                yield run_id
+            return
+        run_id = journal.run_id  # uploaded by `crosstrain sync`: re-open it where it now is
     active = _Active(cfg, uri, run_id)
     try:
         connect(cfg)
@@ -389,6 +392,45 @@ def log_artifacts(path: Path, artifact_path: str | None = None) -> None:
             mlflow.log_artifact(str(path), artifact_path=artifact_path)
 
     _log(f"upload {path.name}", online, lambda journal: journal.log_artifacts(path, artifact_path))
+
+
+def log_model(log: Callable[[], Any]) -> Any:
+    """Log a model to the active run with `log()` (e.g. a framework's `log_model`); returns its ModelInfo.
+
+    Online, `log` is retried like any call. Journaled, it logs into a throwaway local store inside
+    the journal, and the model's files are kept as the journal's `model/` artifacts: the returned
+    info's `model_uri` is then `runs:/<run id>/model`, valid once `crosstrain sync` has uploaded it.
+    """
+    import types
+
+    if _active is None or _active.journal is None:
+        try:
+            return log() if _active is None else _active.call(log, "log the model")
+        except TrackingUnavailable as err:
+            _active.go_offline(err)
+    import mlflow
+
+    journal = _active.journal
+    target = journal.path / offline.ARTIFACTS / "model"
+    store = journal.path / "local-store"
+    store.mkdir(exist_ok=True)
+    previous, exported = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(f"sqlite:///{(store / 'mlflow.db').as_posix()}")
+    try:
+        experiment = mlflow.get_experiment_by_name("offline")
+        location = (store / ARTIFACTS_DIR).as_uri()
+        experiment_id = (experiment.experiment_id if experiment else
+                         mlflow.create_experiment("offline", artifact_location=location))
+        with mlflow.start_run(experiment_id=experiment_id, nested=mlflow.active_run() is not None):
+            info = log()
+        mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(target))
+    finally:
+        mlflow.set_tracking_uri(previous)
+        if exported is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = exported
+    return types.SimpleNamespace(model_uri=f"runs:/{journal.run_id}/model", offline_model_uri=info.model_uri)
 
 
 def offline_run() -> offline.Journal | None:
