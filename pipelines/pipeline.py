@@ -36,6 +36,12 @@ from kfp import compiler, dsl, kubernetes
 NAME = "crosstrain-comparison"
 COMPILED = Path(__file__).parent / "compiled" / f"{NAME}.yaml"
 SHM_VOLUME = "dshm"
+# Training retries (`cluster.retries` of them): 30 s before the first, doubling, at most 10 min apart,
+# time for a preempted node to be replaced. A retried train task resumes each unfinished seed from
+# the checkpoint mirrored in its MLflow run (components/train/README.md).
+RETRY_BACKOFF = "30s"
+RETRY_BACKOFF_FACTOR = 2.0
+RETRY_BACKOFF_MAX = "600s"
 
 
 def _size(task: dsl.PipelineTask, resources: Resources) -> dsl.PipelineTask:
@@ -92,15 +98,20 @@ def _train_step(task: dsl.PipelineTask, framework: Framework, cluster: ClusterCo
             task, SHM_VOLUME, "/dev/shm", medium="Memory", size_limit=cluster.resources.shm_size
         )
     if cluster.retries:
-        task.set_retry(cluster.retries, backoff_duration="30s", backoff_factor=2.0)
+        _retry(task, cluster)
     return _with_secrets(task, cluster)
+
+
+def _retry(task: dsl.PipelineTask, cluster: ClusterConfig) -> dsl.PipelineTask:
+    return task.set_retry(cluster.retries, backoff_duration=RETRY_BACKOFF,
+                          backoff_factor=RETRY_BACKOFF_FACTOR, backoff_max_duration=RETRY_BACKOFF_MAX)
 
 
 def _launcher_step(task: dsl.PipelineTask, cluster: ClusterConfig) -> dsl.PipelineTask:
     """A distributed training step: a CPU pod that launches and watches the TrainJob (its pods get GPUs)."""
     _cpu_step(task, cluster)
     if cluster.retries:
-        task.set_retry(cluster.retries, backoff_duration="30s", backoff_factor=2.0)
+        _retry(task, cluster)
     return _with_secrets(task, cluster)
 
 

@@ -20,10 +20,16 @@ def train(params: str, task: str, framework: str, prepared: Input[Dataset], mode
         framework: `tensorflow` or `pytorch`; runs in crosstrain-<framework> (set by the pipeline).
         prepared: The ingest step's output directory.
         model: Output directory: seed-<s>/ per seed (native model, train.json, history.json).
+            Every epoch is checkpointed to the seed's MLflow run (artifacts `checkpoint/`): a retried
+            task continues an unfinished seed there, in the same run (see README.md).
     """
+    import tempfile
+
     from crosstrain.kfp_support import steps
 
-    infos = steps.train(params, task, framework, prepared.path, model.path)
+    # Checkpoints: pod-local, mirrored to each seed's MLflow run; a retry (set_retry) resumes from there.
+    with tempfile.TemporaryDirectory(prefix="crosstrain-checkpoints-") as checkpoints:
+        infos = steps.train(params, task, framework, prepared.path, model.path, checkpoint_dir=checkpoints)
     model.metadata.update(
         {
             "framework": framework,

@@ -90,3 +90,8 @@ SEED_DIR_PREFIX = "seed-"
 def seed_dir(seed: int) -> str:
     """The sub-directory of one seed's model inside models/<task>/<framework>/."""
     return f"{SEED_DIR_PREFIX}{seed}"
+
+
+# --- resilience (#8) -----------------------------------------------------------------------------
+TAG_CHECKPOINT_KEY = "crosstrain.checkpoint_key"  # sha256 of a training's checkpoint key (params, data, code)
+CHECKPOINT_ARTIFACTS = "checkpoint"              # a run's mirrored checkpoint (Kubeflow: durable storage)

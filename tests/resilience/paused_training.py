@@ -1,4 +1,4 @@
-"""Helpers for the resilience tests: their params, and a `crosstrain train` subprocess that pauses after a chosen epoch.
+"""The resilience tests' params, and a `crosstrain train` subprocess that pauses after an epoch.
 
 The pause makes "killed after epoch k" exact on a training whose epochs take milliseconds: the
 subprocess wraps `crosstrain.training.checkpoint.save`, prints `CHECKPOINT <k>` once k epochs are

@@ -12,8 +12,10 @@ from paused_training import EPOCHS, start_paused, wait_for_checkpoint
 
 from crosstrain import names
 from crosstrain.cli.main import main
-from crosstrain.config import Framework
+from crosstrain.config import Framework, load_settings
 from crosstrain.training import checkpoint
+from crosstrain.training.loop import Interrupted
+from crosstrain.training.step import train
 
 KILLED_AFTER = 3
 
@@ -54,3 +56,34 @@ def test_killed_training_resumes_in_its_run_bit_identical(framework, project, ml
     assert resumed["final"] == {**unbroken["final"], names.EPOCH_TIME: resumed["final"][names.EPOCH_TIME]}
     # ... and, all seeds trained, the checkpoint is reduced to a record: the next training starts afresh
     assert checkpoint.load(seed_checkpoint).status == checkpoint.COMPLETE
+
+
+def test_retried_pod_resumes_from_the_mlflow_mirror(project, mlflow_store, tmp_path, monkeypatch):
+    # Given an unbroken run's weights (the Kubeflow path: library call, checkpoints mirrored to MLflow)
+    settings = load_settings(project / "params.yaml")
+    prepared, out = project / "data" / "prepared" / "iris", project / "models" / "iris" / "pytorch"
+    unbroken = train("iris", settings, "pytorch", prepared, out, checkpoints=tmp_path / "a", mirror=True)[0]
+    # ... and a pod that dies (here: an interrupt) once epoch 3 is checkpointed
+    save = checkpoint.save
+
+    def dying(directory, **kw):
+        path = save(directory, **kw)
+        if len(kw["history"]["epochs"]) == KILLED_AFTER:
+            raise Interrupted(signal.SIGTERM, KILLED_AFTER)
+        return path
+
+    monkeypatch.setattr(checkpoint, "save", dying)
+    with pytest.raises(Interrupted):
+        train("iris", settings, "pytorch", prepared, out, checkpoints=tmp_path / "b", mirror=True)
+    monkeypatch.setattr(checkpoint, "save", save)
+
+    # When the retried pod starts with an empty checkpoint directory
+    resumed = train("iris", settings, "pytorch", prepared, out, checkpoints=tmp_path / "c", mirror=True)[0]
+
+    # Then it found the killed run's mirror, continued in that run and ends bit-identical
+    killed = MlflowClient(mlflow_store).search_runs(
+        [MlflowClient(mlflow_store).get_run(resumed["run_id"]).info.experiment_id])
+    assert len(killed) == 2 and resumed["run_id"] != unbroken["run_id"]
+    history = MlflowClient(mlflow_store).get_metric_history(resumed["run_id"], names.TRAIN_LOSS)
+    assert sorted(m.step for m in history) == list(range(EPOCHS))
+    assert resumed[names.WEIGHTS_SHA256] == unbroken[names.WEIGHTS_SHA256]

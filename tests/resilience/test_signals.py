@@ -31,9 +31,9 @@ def test_sigterm_checkpoints_marks_killed_and_exits_143(project, mlflow_store):
     saved = checkpoint.load(project / "checkpoints" / "iris" / "pytorch" / names.seed_dir(0))
     assert saved.status == checkpoint.TRAINING and saved.epochs == SIGNALLED_AFTER
     # ... the run is KILLED with exactly the complete epochs logged
-    run = MlflowClient(mlflow_store).get_run(saved.run_id)
-    assert run.info.status == "KILLED"
-    steps = sorted(m.step for m in MlflowClient(mlflow_store).get_metric_history(saved.run_id, names.TRAIN_LOSS))
+    client = MlflowClient(mlflow_store)
+    assert client.get_run(saved.run_id).info.status == "KILLED"
+    steps = sorted(m.step for m in client.get_metric_history(saved.run_id, names.TRAIN_LOSS))
     assert steps == list(range(SIGNALLED_AFTER))
     # ... and nothing was written under models/ (no model, no temporary directory)
     models = project / "models"

@@ -95,14 +95,19 @@ def validate(prepared: str, report_dir: str, data_docs_html: str) -> dict:
     return summary
 
 
-def train(params: str, task: str, framework: str, prepared: str, model_dir: str) -> list[dict]:
+def train(params: str, task: str, framework: str, prepared: str, model_dir: str,
+          checkpoint_dir: str | None = None) -> list[dict]:
     """`crosstrain train`: train one framework's model once per seed in `seeds`, into `model_dir`/seed-<s>/.
 
+    With `checkpoint_dir` (pod-local scratch), every epoch is checkpointed there and mirrored to the
+    seed's MLflow run, and a retried pod resumes from the mirror (crosstrain.training.step.train).
     Returns each seed's train.json, in `seeds` order.
     """
     from crosstrain.training.step import train as run
 
-    return run(task, load(params), framework, Path(prepared), Path(model_dir))
+    checkpoints = Path(checkpoint_dir) if checkpoint_dir else None
+    return run(task, load(params), framework, Path(prepared), Path(model_dir), checkpoints=checkpoints,
+               mirror=checkpoints is not None)
 
 
 def train_distributed(params: str, task: str, framework: str, prepared: str, model_dir: str) -> list[dict]:

@@ -101,6 +101,18 @@ def key(settings, seed: int, data_digest: str) -> dict[str, str]:
     }
 
 
+def key_hash(checkpoint_key: dict[str, str]) -> str:
+    """One string for a key: the training run's TAG_CHECKPOINT_KEY, by which a mirror is found again."""
+    return hashlib.sha256(json.dumps(checkpoint_key, sort_keys=True).encode()).hexdigest()
+
+
+def state_files(directory: Path) -> list[Path]:
+    """The files of the current checkpoint (manifest and state file): what a mirror uploads."""
+    manifest = Path(directory) / MANIFEST
+    found = read_json(manifest)
+    return [manifest] + ([Path(directory) / found["state_file"]] if found.get("state_file") else [])
+
+
 def python_numpy_rng() -> dict[str, Any]:
     """Python's and numpy's global RNG states (numpy's key array goes into the state file)."""
     version, internal, gauss = random.getstate()

@@ -25,6 +25,7 @@ import json
 import logging
 import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,7 +78,7 @@ def run_params(settings: Settings, task: str, framework: Framework, meta: dict, 
 
 def train(task: str, settings: Settings, framework: Framework, prepared: Path, out_dir: Path,
           seeds: list[int] | None = None, checkpoints: Path | None = None,
-          resume: bool | None = None) -> list[dict]:
+          resume: bool | None = None, mirror: bool = False) -> list[dict]:
     """Train one task in one framework once per seed (default: every seed in `settings.seeds`).
 
     Each seed's native model, train.json and history.json go to `out_dir/seed-<s>/`, written
@@ -89,6 +90,10 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
     `checkpoints/seed-<s>/` and resumes from a matching checkpoint: `resume=None` resumes when the
     checkpoint's params, data and code match and starts over otherwise; True makes a mismatch an
     error; False drops every checkpoint first. Without, nothing is checkpointed.
+
+    `mirror` also uploads each checkpoint to its MLflow run's artifacts (CHECKPOINT_ARTIFACTS) and,
+    with no local checkpoint, downloads the newest unfinished run's with the same key: how a retried
+    Kubeflow pod, whose local disk is new, resumes (the artifact store is the durable storage).
     """
     framework = Framework(framework)
     settings.task(task)
@@ -114,7 +119,8 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
             results = [
                 _train(task, settings, framework, prepared, Path(out_dir) / names.seed_dir(seed), seed,
                        meta, train_split, val_split, ctx, data_version,
-                       _Checkpoints(checkpoints, seed, settings, data_version, resume, world.is_chief),
+                       _Checkpoints(checkpoints, seed, settings, data_version, resume, world.is_chief,
+                                    mirror),
                        stop)
                 for seed in chosen
             ]
@@ -131,15 +137,22 @@ class _Checkpoints:
     """One seed's checkpoint directory, its key, and what to do with a checkpoint found there."""
 
     def __init__(self, root: Path | None, seed: int, settings: Settings, data_version: str,
-                 resume: bool | None, chief: bool) -> None:
+                 resume: bool | None, chief: bool, mirror: bool = False) -> None:
         self.directory = None if root is None else Path(root) / names.seed_dir(seed)
         self.key = checkpoint.key(settings, seed, data_version) if root is not None else {}
-        self.resume, self.chief = resume, chief
+        self.resume, self.chief, self.settings = resume, chief, settings
+        self.mirror = mirror and root is not None and chief
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {names.TAG_CHECKPOINT_KEY: checkpoint.key_hash(self.key)} if self.key else {}
 
     def find(self) -> checkpoint.Checkpoint | None:
         """The checkpoint to continue from (training or done), or None to start afresh."""
         if self.directory is None or self.resume is False:
             return None
+        if self.mirror and not (self.directory / checkpoint.MANIFEST).is_file():
+            self._download()
         found = checkpoint.load(self.directory)
         if found is None or found.status == checkpoint.COMPLETE:
             return None
@@ -157,6 +170,32 @@ class _Checkpoints:
         if self.directory is not None and self.chief:
             checkpoint.save(self.directory, key=self.key, run_id=run_id, history=history.state(),
                             weights=weights, state=state, best=best)
+            if self.mirror:
+                for path in checkpoint.state_files(self.directory):
+                    service.log_artifacts(path, names.CHECKPOINT_ARTIFACTS)
+
+    def _download(self) -> None:
+        """The newest unfinished run with this key's mirrored checkpoint, into `directory` (if any)."""
+        client = runs.client()
+        experiment = service.connect(self.settings.mlflow)
+        found = client.search_runs(
+            [experiment], order_by=["attributes.start_time DESC"], max_results=1,
+            filter_string=(f"tags.`{names.TAG_CHECKPOINT_KEY}` = '{checkpoint.key_hash(self.key)}' "
+                           "and attributes.status != 'FINISHED'"))
+        if not found:
+            return
+        run_id = found[0].info.run_id
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                client.download_artifacts(run_id, names.CHECKPOINT_ARTIFACTS, scratch)
+            except Exception as err:  # noqa: BLE001 - no mirror yet (killed before epoch 0 was saved)
+                log.warning("run %s has no checkpoint to resume from: %s", run_id, err)
+                return
+            fetched = Path(scratch) / names.CHECKPOINT_ARTIFACTS
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for path in sorted(fetched.iterdir(), key=lambda p: p.name == checkpoint.MANIFEST):
+                shutil.copy2(path, self.directory / path.name)  # the manifest last: it names the state
+        log.info("resuming from the checkpoint mirrored in MLflow run %s", run_id)
 
 
 @contextlib.contextmanager
@@ -228,7 +267,7 @@ def _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_
     trainer.configure(budget.threads, seed + world.rank, budget.deterministic)
     tags = {names.TAG_TASK: task, names.TAG_FRAMEWORK: framework, names.TAG_SEED: seed,
             names.TAG_MODEL: describe(cfg.model), names.TAG_DATA_DIGEST: data_version,
-            names.TAG_MODE: budget.mode, names.TAG_KIND: names.KIND_TRAINING}
+            names.TAG_MODE: budget.mode, names.TAG_KIND: names.KIND_TRAINING, **checkpoints.tags}
     params = run_params(settings, task, framework, meta, seed, world, ctx.backend)
     # MLflow, the progress bar and out_dir are rank 0's alone.
     chief = world.is_chief
