@@ -132,6 +132,12 @@ def test_runs_and_registry_land_in_the_embedded_store(project, repro):
     assert len(kinds[names.KIND_MODE]) == len(TASKS) * 2 * 2
     assert all(r.data.tags.get(names.TAG_PARENT) == parent for r in training + kinds[names.KIND_MODE])
     assert all(names.TEST_ACCURACY in r.data.metrics for r in training)
+    # and every run, the parent too, carries its lineage: code, data, params and library versions
+    for r in runs:
+        tags = r.data.tags
+        assert {names.TAG_GIT_COMMIT, names.TAG_GIT_DIRTY, names.TAG_PARAMS_HASH, names.TAG_DATA_DIGEST,
+                names.TAG_VERSION_PREFIX + "python", names.TAG_VERSION_PREFIX + "crosstrain"} <= set(tags)
+    assert all(f"{names.TAG_DATA_DIGEST}.{task}" in kinds[names.KIND_COMPARISON][0].data.tags for task in TASKS)
     for task in TASKS:
         model = client.get_registered_model(names.registered_model_name(task))
         assert {"tensorflow", "pytorch", names.CHAMPION_ALIAS} <= set(model.aliases)

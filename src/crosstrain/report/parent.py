@@ -6,6 +6,7 @@ child with `mlflow.parentRunId`; the MLflow UI then shows one expandable compari
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 from crosstrain import names
 from crosstrain.config import Settings
 from crosstrain.tracking import runs, service
+
+log = logging.getLogger(__name__)
 
 TAG_TASKS, TAG_FRAMEWORKS, TAG_SEEDS = "crosstrain.tasks", "crosstrain.frameworks", "crosstrain.seeds"
 _UNSAFE = re.compile(r"[^0-9A-Za-z_\-. /]")  # MLflow metric names allow these only
@@ -56,6 +59,25 @@ def summary_metrics(report: dict) -> dict[str, float]:
     return {_UNSAFE.sub("_", key): value for key, value in out.items()}
 
 
+def data_digests(settings: Settings, report: dict) -> dict[str, str]:
+    """Each task's data digest, read off one of its training runs: the data the comparison rests on."""
+    from mlflow.exceptions import MlflowException
+
+    client = runs.client(service.tracking_uri(settings.mlflow))
+    found = {}
+    for task, result in report["results"].items():
+        ids = [run_id for summary in result["frameworks"].values() for run_id in summary["run_ids"] if run_id]
+        try:
+            digest = client.get_run(ids[0]).data.tags.get(names.TAG_DATA_DIGEST) if ids else None
+        except (MlflowException, OSError) as err:
+            # Only a tag: an unreachable store fails the parent run itself, with service's retries.
+            log.warning("no data digest for %s: %s", task, err)
+            continue
+        if digest:
+            found[task] = digest
+    return found
+
+
 def track(settings: Settings, report: dict, render: Callable[[str], Path]) -> str:
     """Open the parent run, `render(run_id)` the report into a directory, log it there, nest the children.
 
@@ -67,6 +89,11 @@ def track(settings: Settings, report: dict, render: Callable[[str], Path]) -> st
         TAG_FRAMEWORKS: ",".join(report["frameworks"]),
         TAG_SEEDS: ",".join(map(str, report["seeds"])),
     }
+    digests = data_digests(settings, report)
+    # One digest per task; the parent's own TAG_DATA_DIGEST lists them all, `task=digest`.
+    tags.update({f"{names.TAG_DATA_DIGEST}.{task}": digest for task, digest in digests.items()})
+    if digests:
+        tags[names.TAG_DATA_DIGEST] = ",".join(f"{task}={digest}" for task, digest in digests.items())
     params = {
         "confidence": report["confidence"],
         "bootstrap_samples": report["bootstrap_samples"],
@@ -75,7 +102,7 @@ def track(settings: Settings, report: dict, render: Callable[[str], Path]) -> st
         "tasks": tags[TAG_TASKS],
     }
     with service.start_run(
-        settings.mlflow, run_name=run_name(report["generated_at"]), tags=tags, params=params
+        settings.mlflow, run_name=run_name(report["generated_at"]), tags=tags, params=params, settings=settings
     ) as run_id:
         staged = render(run_id)
         runs.set_parent(child_run_ids(report), run_id)
