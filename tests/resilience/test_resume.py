@@ -4,6 +4,7 @@ the weights of an unbroken run, in each framework."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 
 import pytest
@@ -87,3 +88,36 @@ def test_retried_pod_resumes_from_the_mlflow_mirror(project, mlflow_store, tmp_p
     history = MlflowClient(mlflow_store).get_metric_history(resumed["run_id"], names.TRAIN_LOSS)
     assert sorted(m.step for m in history) == list(range(EPOCHS))
     assert resumed[names.WEIGHTS_SHA256] == unbroken[names.WEIGHTS_SHA256]
+
+
+def test_rerun_copies_finished_seeds_back_and_resumes_the_unfinished(project, mlflow_store, monkeypatch):
+    # Given two seeds, the second interrupted after epoch 3 (the first finished)
+    settings = load_settings(project / "params.yaml", ["seeds=[0,1]"])
+    prepared, out = project / "data" / "prepared" / "iris", project / "models" / "iris" / "pytorch"
+    checkpoints = project / "checkpoints" / "iris" / "pytorch"
+    save = checkpoint.save
+
+    def dying(directory, **kw):
+        path = save(directory, **kw)
+        if directory.name == names.seed_dir(1) and len(kw["history"]["epochs"]) == KILLED_AFTER:
+            raise Interrupted(signal.SIGINT, KILLED_AFTER)
+        return path
+
+    monkeypatch.setattr(checkpoint, "save", dying)
+    with pytest.raises(Interrupted):
+        train("iris", settings, "pytorch", prepared, out, checkpoints=checkpoints)
+    monkeypatch.setattr(checkpoint, "save", save)
+    first = json.loads((out / names.seed_dir(0) / names.TRAIN_INFO_FILE).read_text())
+    killed_run = checkpoint.load(checkpoints / names.seed_dir(1)).run_id
+
+    # When DVC deletes the stage's output and runs it again
+    shutil.rmtree(out)
+    infos = train("iris", settings, "pytorch", prepared, out, checkpoints=checkpoints)
+
+    # Then seed 0 is copied back, not retrained (same run, no new run), and seed 1 resumes in its run
+    assert infos[0] == first
+    assert infos[1]["run_id"] == killed_run
+    client = MlflowClient(mlflow_store)
+    assert len(client.search_runs([client.get_run(killed_run).info.experiment_id])) == 2
+    steps = sorted(m.step for m in client.get_metric_history(killed_run, names.TRAIN_LOSS))
+    assert steps == list(range(EPOCHS))
