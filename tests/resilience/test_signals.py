@@ -1,10 +1,11 @@
-"""SIGTERM in the middle of training: exit 143 at a step boundary, the last complete epoch checkpointed,
-the MLflow run KILLED, and no model output left behind."""
+"""SIGTERM (or SIGINT) in the middle of training: exit 143 (130) at a step boundary, the last complete
+epoch checkpointed, the MLflow run KILLED, and no model output left behind."""
 
 from __future__ import annotations
 
 import signal
 
+import pytest
 from mlflow import MlflowClient
 from paused_training import start_paused, wait_for_checkpoint
 
@@ -14,19 +15,20 @@ from crosstrain.training import checkpoint
 SIGNALLED_AFTER = 2
 
 
-def test_sigterm_checkpoints_marks_killed_and_exits_143(project, mlflow_store):
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_checkpoints_marks_killed_and_exits_128_plus_signal(signum, code, project, mlflow_store):
     # Given a training paused (1 s) right after checkpointing epoch 2
     process = start_paused("pytorch", SIGNALLED_AFTER, 1.0)
     wait_for_checkpoint(process, SIGNALLED_AFTER)
 
-    # When it gets SIGTERM there: it goes on into epoch 3 and must stop at its first step boundary
-    process.send_signal(signal.SIGTERM)
+    # When it gets the signal there: it goes on into epoch 3 and must stop at its first step boundary
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
 
-    # Then it exits 143 with a one-line message
-    assert process.returncode == 143, stderr
+    # Then it exits 128 + the signal with a one-line message
+    assert process.returncode == code, stderr
     message = [line for line in stderr.splitlines() if line.startswith("crosstrain:")]
-    assert len(message) == 1 and "SIGTERM" in message[0] and "Traceback" not in stderr
+    assert len(message) == 1 and signal.Signals(signum).name in message[0] and "Traceback" not in stderr
     # ... the checkpoint holds the last complete epoch
     saved = checkpoint.load(project / "checkpoints" / "iris" / "pytorch" / names.seed_dir(0))
     assert saved.status == checkpoint.TRAINING and saved.epochs == SIGNALLED_AFTER
