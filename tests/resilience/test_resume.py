@@ -121,3 +121,33 @@ def test_rerun_copies_finished_seeds_back_and_resumes_the_unfinished(project, ml
     assert len(client.search_runs([client.get_run(killed_run).info.experiment_id])) == 2
     steps = sorted(m.step for m in client.get_metric_history(killed_run, names.TRAIN_LOSS))
     assert steps == list(range(EPOCHS))
+
+
+@pytest.mark.parametrize("framework", list(Framework))
+def test_early_stopping_state_survives_a_resume(framework, project, mlflow_store, tmp_path, monkeypatch):
+    # Given an unbroken run that stops early (patience 2) and restores its best epoch's weights
+    overrides = ["train.epochs=30", "train.early_stopping_patience=2", "train.learning_rate=0.05"]
+    settings = load_settings(project / "params.yaml", overrides)
+    prepared, out = project / "data" / "prepared" / "iris", project / "models" / "iris" / framework
+    unbroken = train("iris", settings, framework, prepared, out, checkpoints=tmp_path / "a")[0]
+    assert unbroken["stopped_early"]
+    # ... and the same training interrupted one epoch before it stops
+    save, stop_at = checkpoint.save, unbroken["epochs"] - 1
+
+    def dying(directory, **kw):
+        path = save(directory, **kw)
+        if len(kw["history"]["epochs"]) == stop_at:
+            raise Interrupted(signal.SIGTERM, stop_at)
+        return path
+
+    monkeypatch.setattr(checkpoint, "save", dying)
+    with pytest.raises(Interrupted):
+        train("iris", settings, framework, prepared, out, checkpoints=tmp_path / "b")
+    monkeypatch.setattr(checkpoint, "save", save)
+
+    # When it resumes
+    resumed = train("iris", settings, framework, prepared, out, checkpoints=tmp_path / "b")[0]
+
+    # Then it stops at the same epoch with the same best epoch and the same (restored best) weights
+    for key in ("epochs", "best_epoch", "stopped_early", names.WEIGHTS_SHA256):
+        assert resumed[key] == unbroken[key], key
