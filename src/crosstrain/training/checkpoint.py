@@ -207,9 +207,11 @@ def restore_final(directory: Path, out_dir: Path) -> bool:
     return True
 
 
-def finish(directory: Path) -> None:
-    """Every seed is trained: reduce each seed's checkpoint to a "complete" manifest (a record only)."""
-    for seed_dir in sorted(Path(directory).glob("seed-*")):
+def finish(directory: Path, seed_dirs: list[str]) -> None:
+    """These seeds are all trained: reduce their checkpoints to "complete" manifests (a record only)."""
+    for seed_dir in (Path(directory) / name for name in seed_dirs):
+        if not seed_dir.is_dir():
+            continue
         manifest = seed_dir / MANIFEST
         found = read_json(manifest) if manifest.is_file() else {}
         atomic_write_json(manifest, {"format": FORMAT, "status": COMPLETE, "key": found.get("key"),

@@ -129,7 +129,7 @@ def train(task: str, settings: Settings, framework: Framework, prepared: Path, o
     if seeds is None and world.is_chief:
         _remove_other_seeds(Path(out_dir), chosen)
     if checkpoints is not None and world.is_chief:
-        checkpoint.finish(Path(checkpoints))
+        checkpoint.finish(Path(checkpoints), [names.seed_dir(seed) for seed in chosen])
     return results
 
 
