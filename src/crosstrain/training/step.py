@@ -233,12 +233,16 @@ def _remove_other_seeds(out_dir: Path, seeds: list[int]) -> None:
 def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split, val_split, ctx,
            data_version, checkpoints: _Checkpoints, stop) -> dict:
     found = checkpoints.find()
-    if found is not None and found.status == checkpoint.DONE and ctx.world.is_chief:
-        # Trained already (DVC deleted the stage's outputs before re-running it): copy it back.
-        if checkpoint.restore_final(checkpoints.directory, out_dir):
-            log.info("seed %s: finished earlier (run %s); copied back from %s", seed, found.run_id,
-                     checkpoints.directory)
-            return json.loads((out_dir / names.TRAIN_INFO_FILE).read_text())
+    if found is not None and found.status == checkpoint.DONE and \
+            (checkpoints.directory / checkpoint.FINAL_DIR).is_dir():
+        # Trained already (DVC deleted the stage's outputs before re-running it): copy it back. Every
+        # rank sees the same directory, so all of them skip the seed.
+        if not ctx.world.is_chief:
+            return {"rank": ctx.world.rank, "seed": seed}
+        checkpoint.restore_final(checkpoints.directory, out_dir)
+        log.info("seed %s: finished earlier (run %s); copied back from %s", seed, found.run_id,
+                 checkpoints.directory)
+        return json.loads((out_dir / names.TRAIN_INFO_FILE).read_text())
     if found is not None and found.status != checkpoint.TRAINING:
         found = None
     run_id = None
