@@ -64,3 +64,17 @@ def test_a_client_error_is_not_retried(running, quick) -> None:
             pass
     # then: it fails at once instead of retrying for the whole window
     assert time.monotonic() - started < 10
+
+
+def test_the_retrying_client_names_the_uri_when_nothing_answers(quick) -> None:
+    # given: a URL where nothing listens (the port was free a moment ago) and a 1 s window
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    started = time.monotonic()
+    # when / then: a client-API call (as nesting, the registry and checkpoints make) fails naming it
+    with pytest.raises(TrackingError, match=re.escape(url)):
+        service.client(quick(retry_timeout_s=1), url).search_experiments()
+    assert time.monotonic() - started < 15

@@ -433,6 +433,36 @@ def log_model(log: Callable[[], Any]) -> Any:
     return types.SimpleNamespace(model_uri=f"runs:/{journal.run_id}/model", offline_model_uri=info.model_uri)
 
 
+class RetryingClient:
+    """An MlflowClient whose every method is retried like the service's own calls (see `client`)."""
+
+    def __init__(self, cfg: MlflowConfig, uri: str | None = None) -> None:
+        from mlflow.tracking import MlflowClient
+
+        retry.bound_http_retries(cfg.retry_timeout_s)
+        self._cfg, self._uri = cfg, uri or tracking_uri(cfg)
+        self._client = MlflowClient(_with_busy_timeout(self._uri, cfg.sqlite_timeout_s))
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return _retry(self._cfg, self._uri, lambda: attr(*args, **kwargs), name.replace("_", " "))
+
+        return call
+
+
+def client(cfg: MlflowConfig, uri: str | None = None) -> RetryingClient:
+    """An MLflow client on `uri` (default: the store in force) with the outage retries of this module.
+
+    For the client-API calls outside the active run (nesting, registry, checkpoint mirrors); each
+    call retries transient failures for `cfg.retry_timeout_s`, then raises TrackingUnavailable.
+    """
+    return RetryingClient(cfg, uri)
+
+
 def offline_run() -> offline.Journal | None:
     """The journal the active run logs to, or None while it is online (or there is no run)."""
     return _active.journal if _active is not None else None
