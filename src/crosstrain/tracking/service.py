@@ -13,10 +13,10 @@ midway keeps its id: the rest of it is journaled and sync appends it to that run
 Concurrency: a sqlite store is opened with a busy timeout (`mlflow.sqlite_timeout_s`), so two
 trainings writing to one `mlflow.db` wait for each other's lock instead of failing; a lock that
 outlasts it is retried like an outage, and opening the store (creating its tables and the
-experiment) is serialised by a file lock beside it (`mlflow.db.lock`). What runs in parallel: two
-`dvc repro`/`make run` in one repository do not (DVC's repo lock makes the second fail at once);
-`dvc exp run --queue` + `dvc queue start -j N`, separate clones or worktrees, and `crosstrain train`
-called directly do, and all may share one sqlite store or server.
+experiment) is serialised by a file lock (in the temp directory). What runs in parallel: two
+`dvc repro`/`make run` in one repository do not (DVC's repo lock: the second stops with "Unable
+to acquire lock"); `dvc exp run --queue` + `dvc queue start -j N`, separate clones or worktrees,
+and `crosstrain train` called directly do, and all may share one sqlite store or server.
 """
 
 from __future__ import annotations
@@ -101,19 +101,23 @@ def _with_busy_timeout(uri: str, seconds: float) -> str:
 
 @contextlib.contextmanager
 def _store_lock(uri: str) -> Iterator[None]:
-    """Serialise opening a sqlite store across processes (a file lock beside the database).
+    """Serialise opening a sqlite store across this machine's processes (a lock file in the temp dir).
 
     Two processes opening a fresh `mlflow.db` at once would both create its tables, and both create
-    the experiment; one would fail. Later writes need no lock: the busy timeout handles them.
+    the experiment; one would fail. Later writes need no lock: the busy timeout handles them. The
+    lock lives outside the work tree, so no run sees an untracked file (git-dirty) because of it.
     """
     if not uri.startswith("sqlite:///"):
         yield
         return
     import fcntl
+    import hashlib
+    import tempfile
 
-    db = Path(uri.removeprefix("sqlite:///").partition("?")[0])
+    db = Path(uri.removeprefix("sqlite:///").partition("?")[0]).absolute()
     db.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{db}.lock", "a") as handle:
+    name = f"crosstrain-mlflow-{hashlib.sha256(str(db).encode()).hexdigest()[:16]}.lock"
+    with open(Path(tempfile.gettempdir()) / name, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
