@@ -144,6 +144,11 @@ class _Checkpoints:
         self.mirror = mirror and root is not None and chief
 
     @property
+    def writes(self) -> bool:
+        """Whether this process writes checkpoints (rank 0, with a directory)."""
+        return self.directory is not None and self.chief
+
+    @property
     def tags(self) -> dict[str, str]:
         return {names.TAG_CHECKPOINT_KEY: checkpoint.key_hash(self.key)} if self.key else {}
 
@@ -167,7 +172,7 @@ class _Checkpoints:
         return found
 
     def save(self, run_id, history: History, weights, state, best) -> None:
-        if self.directory is not None and self.chief:
+        if self.writes:
             checkpoint.save(self.directory, key=self.key, run_id=run_id, history=history.state(),
                             weights=weights, state=state, best=best)
             if self.mirror:
@@ -305,6 +310,8 @@ def _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_
                          budget.epochs, run_id)
 
             def on_checkpoint(history: History, best) -> None:
+                if not checkpoints.writes:
+                    return
                 checkpoints.save(run_id, history, models.get_weights(model), trainer.get_state(step, model),
                                  best)
 
