@@ -44,7 +44,7 @@ from crosstrain.models.flops import flops_per_example, training_flops_per_exampl
 from crosstrain.models.spec import describe, initial_weights
 from crosstrain.progress import epoch_progress
 from crosstrain.resources import track_peak_memory
-from crosstrain.tracking import lineage, runs, service
+from crosstrain.tracking import lineage, service
 from crosstrain.training import checkpoint
 from crosstrain.training.loop import History, Interrupted, fit
 
@@ -181,8 +181,8 @@ class _Checkpoints:
 
     def _download(self) -> None:
         """The newest unfinished run with this key's mirrored checkpoint, into `directory` (if any)."""
-        client = runs.client()
         experiment = service.connect(self.settings.mlflow)
+        client = service.client(self.settings.mlflow)
         found = client.search_runs(
             [experiment], order_by=["attributes.start_time DESC"], max_results=1,
             filter_string=(f"tags.`{names.TAG_CHECKPOINT_KEY}` = '{checkpoint.key_hash(self.key)}' "
@@ -250,23 +250,9 @@ def _train(task, settings, framework, prepared, out_dir, seed, meta, train_split
         return json.loads((out_dir / names.TRAIN_INFO_FILE).read_text())
     if found is not None and found.status != checkpoint.TRAINING:
         found = None
-    run_id = None
-    try:
-        return _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_split,
-                           val_split, ctx, data_version, checkpoints, stop, found)
-    except Interrupted as stopped:
-        run_id = stopped.run_id
-        if run_id is not None:
-            _mark_killed(run_id)
-        raise
-
-
-def _mark_killed(run_id: str) -> None:
-    """The interrupted run's status: KILLED (the run's context ended it FAILED, or already KILLED)."""
-    try:
-        runs.client().set_terminated(run_id, status="KILLED")
-    except Exception as err:  # noqa: BLE001 - the store may be unreachable; the checkpoint is what matters
-        log.warning("could not mark MLflow run %s KILLED: %s", run_id, err)
+    # An `Interrupted` (a KeyboardInterrupt) leaving the run's context ends the MLflow run KILLED.
+    return _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_split,
+                       val_split, ctx, data_version, checkpoints, stop, found)
 
 
 def _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_split, val_split, ctx,
@@ -305,7 +291,7 @@ def _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_
             if found is not None:
                 history, best = _restore(found, model, step, models, trainer, world)
                 if chief:
-                    _log_missing_epochs(run_id, history)
+                    _log_missing_epochs(settings, run_id, history)
                 log.info("seed %s: resuming after epoch %d of %d in run %s", seed, len(history.epochs),
                          budget.epochs, run_id)
 
@@ -406,10 +392,11 @@ def _restore(found: checkpoint.Checkpoint, model, step, models, trainer, world: 
     return History.from_state(found.history), best
 
 
-def _log_missing_epochs(run_id: str, history: History) -> None:
+def _log_missing_epochs(settings: Settings, run_id: str, history: History) -> None:
     """Log the checkpointed epochs the run lacks: a checkpoint is written before its epoch is logged,
     so a process killed in between left that epoch's metrics unlogged (never logged twice)."""
-    logged = {m.step for m in runs.client().get_metric_history(run_id, names.TRAIN_LOSS)}
+    history_of = service.client(settings.mlflow).get_metric_history(run_id, names.TRAIN_LOSS)
+    logged = {m.step for m in history_of}
     for epoch, stats in enumerate(history.epochs):
         if epoch not in logged:
             service.log_metrics(stats, step=epoch)
