@@ -13,6 +13,7 @@ from pathlib import Path
 
 from crosstrain import names
 from crosstrain.config import Settings
+from crosstrain.errors import TrackingError
 from crosstrain.tracking import runs, service
 
 log = logging.getLogger(__name__)
@@ -63,13 +64,13 @@ def data_digests(settings: Settings, report: dict) -> dict[str, str]:
     """Each task's data digest, read off one of its training runs: the data the comparison rests on."""
     from mlflow.exceptions import MlflowException
 
-    client = runs.client(service.tracking_uri(settings.mlflow))
+    client = service.client(settings.mlflow, service.tracking_uri(settings.mlflow))
     found = {}
     for task, result in report["results"].items():
         ids = [run_id for summary in result["frameworks"].values() for run_id in summary["run_ids"] if run_id]
         try:
             digest = client.get_run(ids[0]).data.tags.get(names.TAG_DATA_DIGEST) if ids else None
-        except (MlflowException, OSError) as err:
+        except (MlflowException, OSError, TrackingError) as err:
             # Only a tag: an unreachable store fails the parent run itself, with service's retries.
             log.warning("no data digest for %s: %s", task, err)
             continue
@@ -105,7 +106,7 @@ def track(settings: Settings, report: dict, render: Callable[[str], Path]) -> st
         settings.mlflow, run_name=run_name(report["generated_at"]), tags=tags, params=params, settings=settings
     ) as run_id:
         staged = render(run_id)
-        runs.set_parent(child_run_ids(report), run_id)
+        runs.set_parent(child_run_ids(report), run_id, service.client(settings.mlflow))
         service.log_metrics(summary_metrics(report))
         service.log_artifacts(staged, artifact_path="report")
     return run_id

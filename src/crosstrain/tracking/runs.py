@@ -21,11 +21,14 @@ def client(uri: str | None = None):
     return MlflowClient(tracking_uri=uri) if uri else MlflowClient()
 
 
-def set_parent(run_ids: list[str], parent_id: str) -> None:
-    """Nest existing runs under `parent_id` with MLflow's own `mlflow.parentRunId` tag."""
+def set_parent(run_ids: list[str], parent_id: str, mlflow_client=None) -> None:
+    """Nest existing runs under `parent_id` with MLflow's own `mlflow.parentRunId` tag.
+
+    Pass `service.client(cfg)` as `mlflow_client` to get the outage retries on every tag written.
+    """
     from mlflow.exceptions import MlflowException
 
-    mlflow_client = client()
+    mlflow_client = mlflow_client or client()
     for run_id in run_ids:
         try:
             mlflow_client.set_tag(run_id, names.TAG_PARENT, parent_id)

@@ -346,7 +346,7 @@ def _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_
         measured[names.ACHIEVED_FLOPS] = training_flops_per_example(cfg.model, meta) * \
             measured[names.TRAIN_THROUGHPUT] / 1e9
         service.log_metrics({**measured, **speed})
-        info = models.log_model(model, train_split.x[:5], backends.pip_requirements(framework))
+        info = service.log_model(lambda: models.log_model(model, train_split.x[:5], backends.pip_requirements(framework)))
         result = {
             "task": task,
             "framework": str(framework),
