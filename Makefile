@@ -34,11 +34,14 @@ run-full: venv ## The full-size comparison as a DVC experiment (see `dvc exp sho
 	$(BIN)/dvc exp run $(FULL)
 	@$(BIN)/crosstrain summary
 
+# Two workers, one test file each at a time (module fixtures stay shared): the long end-to-end
+# tests overlap with the rest instead of running after them.
+TEST_WORKERS ?= 2
 test: venv .venv-tools/.installed ## Run the test suite (real TensorFlow, PyTorch, MLflow, DVC, GX; CPU-small)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: venv ## Run the tests that train nothing end to end
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 ui: venv ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
