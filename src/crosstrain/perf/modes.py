@@ -94,7 +94,11 @@ def time_steps(step, train: Split, batches: list[np.ndarray], warmup: int, advan
 
 def _budget(settings: Settings, task: str, mode: str) -> TrainConfig:
     execution, precision = parse_mode(mode)
-    return settings.train_for(task).model_copy(update={"execution": execution, "precision": precision})
+    # Timed with op determinism off in both frameworks: it is a reproducibility switch, not part of a
+    # mode, and TensorFlow has no deterministic XLA kernel for some gradients (MaxPool's), which would
+    # leave the compiled CNN unmeasured. Mode runs compare speed; the training runs stay deterministic.
+    return settings.train_for(task).model_copy(
+        update={"execution": execution, "precision": precision, "deterministic": False})
 
 
 def measure_mode(task: str, settings: Settings, framework: Framework, meta: dict, train: Split, test: Split,

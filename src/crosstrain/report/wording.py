@@ -42,7 +42,8 @@ MODES_NOTE = (
     "mixed = bf16 compute with fp32 weights (torch.autocast / Keras mixed_bfloat16 on CPU; "
     "fp16/bf16 on GPU). "
     "Mode timings come from short timed trainings (`crosstrain measure`) from the same initial weights and "
-    "batches; warm-up steps are excluded from throughput and the first step's time is the compile time."
+    "batches, with op determinism off in both frameworks (it has no XLA kernel for some gradients); "
+    "warm-up steps are excluded from throughput and the first step's time is the compile time."
 )
 
 METHOD_NOTE = (
