@@ -36,7 +36,7 @@ from crosstrain.io import atomic_write_json
 from crosstrain.models.spec import describe, initial_weights
 from crosstrain.progress import step_progress
 from crosstrain.tracking import lineage, service
-from crosstrain.training.loop import batch_order
+from crosstrain.training.loop import batch_order, speed_figures
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,7 @@ def time_steps(step, train: Split, batches: list[np.ndarray], warmup: int, advan
     steady = durations[max(warmup, 1):]
     median = statistics.median(steady)
     return {
-        names.COMPILE_TIME: max(0.0, durations[0] - median),
-        names.STEP_TIME: median * 1000.0,
-        names.TRAIN_THROUGHPUT: len(batches[-1]) / median,
+        **speed_figures(durations[0], median, len(batches[-1]) / median),
         LOSS_FIRST: losses[0],
         LOSS_LAST: losses[-1],
     }

@@ -76,6 +76,19 @@ def learning_rate_at(epoch: int, cfg: TrainConfig) -> float:
     return cfg.learning_rate
 
 
+def speed_figures(first_step_s: float, step_s: float, examples_per_s: float) -> dict[str, float]:
+    """Compile time, step time and throughput under their shared names, for training runs and modes alike.
+
+    The compile (or trace) time is the first step's duration less a steady step's: what the first
+    call costs beyond the work every step does.
+    """
+    return {
+        names.COMPILE_TIME: max(0.0, first_step_s - step_s),
+        names.STEP_TIME: step_s * 1000.0,
+        names.TRAIN_THROUGHPUT: examples_per_s,
+    }
+
+
 @dataclass
 class History:
     """Per-epoch metrics (names from `crosstrain.names.EPOCH_METRICS`), and where early stopping landed.
@@ -114,11 +127,7 @@ class History:
         return float(sum(e[names.EPOCH_TIME] for e in self.epochs))
 
     def speed(self) -> dict[str, float]:
-        """Steady throughput and step time (warm-up excluded), and the compile time apart from them.
-
-        The compile (or trace) time is the first step's duration less a steady step's: what the first
-        call costs beyond the work every step does.
-        """
+        """Steady throughput and step time (warm-up excluded), and the compile time apart from them."""
         steady_time = self.train_time - sum(self.warmup)
         steady_steps = self.steps - len(self.warmup)
         steady_examples = self.examples - self.warmup_examples
@@ -126,11 +135,8 @@ class History:
             steady_time, steady_steps, steady_examples = self.train_time, self.steps, self.examples
         step = steady_time / max(1, steady_steps)
         first = self.warmup[0] if self.warmup else step
-        return {
-            names.COMPILE_TIME: max(0.0, first - step),
-            names.STEP_TIME: step * 1000.0,
-            names.TRAIN_THROUGHPUT: steady_examples / steady_time if steady_time > 0 else 0.0,
-        }
+        return speed_figures(first, step, steady_examples / steady_time if steady_time > 0 else 0.0)
+
 
     @property
     def last(self) -> dict[str, float]:

@@ -28,6 +28,7 @@ from crosstrain.distributed.env import World  # noqa: E402
 from crosstrain.errors import ConfigError  # noqa: E402
 from crosstrain.models.tf import precision_of  # noqa: E402
 from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON  # noqa: E402
+from crosstrain.training.precision import check_precision  # noqa: E402
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -135,15 +136,6 @@ def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum, **clip)
 
 
-def check_precision(model: keras.Model, cfg: TrainConfig) -> None:
-    """The model must be built in the precision the step trains in (Keras' precision lives in the layers)."""
-    built = precision_of(model)
-    if built != cfg.precision:
-        raise ConfigError(
-            f"train.precision is {cfg.precision} but the model was built {built}: "
-            f"build it with build_model(spec, meta, precision={cfg.precision!r})")
-
-
 class TrainStep:
     """A compiled `step(x, y, weight) -> loss`: one optimiser update on a mini-batch or a worker's shard.
 
@@ -155,7 +147,7 @@ class TrainStep:
 
     def __init__(self, model: keras.Model, cfg: TrainConfig, example: np.ndarray,
                  ctx: Distributed | None = None) -> None:
-        check_precision(model, cfg)
+        check_precision(precision_of(model), cfg)
         self.ctx = ctx or Distributed()
         strategy = self.ctx.strategy
         if cfg.clip_norm and self.ctx.world.distributed:

@@ -29,6 +29,7 @@ from crosstrain.distributed.env import World
 from crosstrain.errors import ConfigError
 from crosstrain.models.torch import autocast, precision_of
 from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON
+from crosstrain.training.precision import check_precision
 
 
 def configure(threads: int, seed: int, deterministic: bool = False) -> None:
@@ -100,15 +101,6 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.learning_rate, momentum=cfg.momentum)
 
 
-def check_precision(model: nn.Module, cfg: TrainConfig) -> None:
-    """The model must be built in the precision the step trains in (predict follows the model's)."""
-    built = precision_of(model)
-    if built != cfg.precision:
-        raise ConfigError(
-            f"train.precision is {cfg.precision} but the model was built {built}: "
-            f"build it with build_model(spec, meta, precision={cfg.precision!r})")
-
-
 class TrainStep:
     """A `step(x, y, weight) -> loss`: one optimiser update on a mini-batch or a rank's shard.
 
@@ -120,7 +112,7 @@ class TrainStep:
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, example: np.ndarray,
                  ctx: Distributed | None = None) -> None:
-        check_precision(model, cfg)
+        check_precision(precision_of(model), cfg)
         self.model = model
         self.world = (ctx or Distributed()).world
         # Batch-norm statistics are averaged after each step (below), not copied from rank 0 at each forward.
