@@ -420,6 +420,10 @@ class RegisterConfig(Strict):
     min_score: float = Field(default=0.9, ge=0.0, le=1.0)
     min_delta: float = Field(
         default=0.0, ge=0.0, description="How much the candidate's mean must beat the current champion's by.")
+    tie_breaker: Literal["test_log_loss", "test_macro_f1", "framework_order"] = Field(
+        default="test_log_loss",
+        description="What picks the champion between frameworks whose accuracy is equivalent or "
+        "inconclusive: the lower mean test log-loss, the higher macro-F1, or the first in `frameworks`.")
 
 
 class LatencyConfig(Strict):
@@ -460,10 +464,31 @@ class OnnxConfig(Strict):
 
 
 class ReportConfig(Strict):
-    """How the comparison report computes its intervals."""
+    """How the comparison report computes its intervals and decides its verdicts."""
 
-    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0, description="Confidence of every interval.")
     bootstrap_samples: PositiveInt = 10_000
+    equivalence_margin: PositiveFloat = Field(
+        default=0.01, lt=1.0,
+        description="Accuracy (and macro-F1) differences within ±this are 'equivalent', once two "
+        "one-sided tests at 1 - confidence show it; 0.01 = one accuracy point.")
+    speed_equivalence: PositiveFloat = Field(
+        default=0.05, lt=1.0,
+        description="Speed and memory ratios within 1 ± this are 'equivalent' once two one-sided "
+        "tests show it (0.05: within 5%).")
+
+
+class SpeedConfig(Strict):
+    """The timings behind speed and memory verdicts: both frameworks alternately, a fresh process each.
+
+    Each round times one short training (the task's budget and mode, the same initial weights and
+    batches) plus batch-1 latency, in a new process per framework, in the order TF, PT, PT, TF, ...
+    (ABBA: a drift of the machine during the run falls equally on both).
+    """
+
+    rounds: int = Field(default=4, ge=2, description="Paired measurements per framework (>= 2 for an interval).")
+    steps: PositiveInt = Field(default=20, description="Timed optimiser steps per measurement, after warm-up.")
+    warmup_steps: int = Field(default=5, ge=0, description="Untimed optimiser steps first, discarded.")
 
 
 class MlflowConfig(Strict):
@@ -500,6 +525,7 @@ class Settings(Strict):
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     measure: MeasureConfig = Field(default_factory=MeasureConfig)
+    speed: SpeedConfig = Field(default_factory=SpeedConfig)
     onnx: OnnxConfig = Field(default_factory=OnnxConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
