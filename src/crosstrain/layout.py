@@ -43,6 +43,10 @@ class Layout:
         """Timed short trainings of one framework in every execution mode (`crosstrain measure`)."""
         return self.root / "metrics" / task / "modes" / f"{framework}.json"
 
+    def speed(self, task: str) -> Path:
+        """Both frameworks timed alternately in fresh processes (`crosstrain speed`): the speed verdicts' data."""
+        return self.root / "metrics" / task / "speed.json"
+
     def onnx(self, task: str, framework: str) -> Path:
         """ONNX export of the first seed's model, its parity check and ONNX Runtime latency."""
         return self.root / "metrics" / task / "onnx" / f"{framework}.json"
