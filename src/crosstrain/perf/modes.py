@@ -99,20 +99,35 @@ def _budget(settings: Settings, task: str, mode: str) -> TrainConfig:
         update={"execution": execution, "precision": precision, "deterministic": False})
 
 
-def measure_mode(task: str, settings: Settings, framework: Framework, meta: dict, train: Split, test: Split,
-                 mode: str) -> dict[str, float]:
-    """Train the task's model briefly in `mode`, then time its inference in that mode; the metrics."""
-    budget, cfg, seed = _budget(settings, task, mode), settings.task(task), settings.seeds[0]
+def timed_training(task: str, settings: Settings, framework: Framework, meta: dict, train: Split,
+                   budget: TrainConfig, warmup: int, steps: int, label: str | None = None) -> tuple[Any, dict]:
+    """Build the task's model from `seeds[0]`'s initial weights and time `max(warmup, 1) + steps` steps.
+
+    The model is built in `budget`'s precision, its train step by the library's `make_train_step` in
+    `budget`'s execution, and it trains on the epoch-0 batches of `mode_batches`. The framework must
+    be configured already (threads, seed, determinism). Returns (model, the figures of `time_steps`);
+    with `label`, a progress bar follows the steps.
+    """
+    cfg, seed = settings.task(task), settings.seeds[0]
     trainer, models = backends.training(framework), backends.models(framework)
-    trainer.configure(budget.threads, seed, budget.deterministic)
     model = models.build_model(cfg.model, meta, precision=budget.precision)
     models.set_weights(model, initial_weights(cfg.model, meta, seed))
     step = trainer.make_train_step(model, budget, train.x[:1])
-    warmup, steps = settings.measure.warmup_steps, settings.measure.steps
     batches = mode_batches(len(train), budget.batch_size, seed, max(warmup, 1) + steps)
-    with step_progress(f"measure {task}/{framework} {mode}", len(batches)) as advance:
-        metrics = time_steps(step, train, batches, warmup, advance)
-    predict = models.make_predict(model, execution=budget.execution)
+    if label is None:
+        return model, time_steps(step, train, batches, warmup)
+    with step_progress(label, len(batches)) as advance:
+        return model, time_steps(step, train, batches, warmup, advance)
+
+
+def measure_mode(task: str, settings: Settings, framework: Framework, meta: dict, train: Split, test: Split,
+                 mode: str) -> dict[str, float]:
+    """Train the task's model briefly in `mode`, then time its inference in that mode; the metrics."""
+    budget = _budget(settings, task, mode)
+    backends.training(framework).configure(budget.threads, settings.seeds[0], budget.deterministic)
+    model, metrics = timed_training(task, settings, framework, meta, train, budget, settings.measure.warmup_steps,
+                                    settings.measure.steps, label=f"measure {task}/{framework} {mode}")
+    predict = backends.models(framework).make_predict(model, execution=budget.execution)
     return {**metrics, **latency.measure(predict, test.x, settings.latency)}
 
 
