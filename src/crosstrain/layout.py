@@ -47,10 +47,6 @@ class Layout:
         """Both frameworks timed alternately in fresh processes (`crosstrain speed`): the speed verdicts' data."""
         return self.root / "metrics" / task / "speed.json"
 
-    def speed(self, task: str) -> Path:
-        """Paired timings of both frameworks, alternating rounds (`crosstrain speed`): the speed verdicts' input."""
-        return self.root / "metrics" / task / "speed.json"
-
     def onnx(self, task: str, framework: str) -> Path:
         """ONNX export of the first seed's model, its parity check and ONNX Runtime latency."""
         return self.root / "metrics" / task / "onnx" / f"{framework}.json"
