@@ -2,7 +2,9 @@
 
 One spec, two frameworks, the same function: the same trainable parameters, the same logits from the
 same weights (crosstrain's neutral ones, Keras' own, and deliberately large random ones that make
-every weight matter), the same gradient step, and batch-norm statistics that move identically.
+every weight matter), the same gradient step, and batch-norm statistics that move identically up to
+the one named exception (`models.exceptions`): PyTorch's running variance takes the unbiased batch
+variance, × n/(n-1), which these tests undo exactly and bound.
 
     .venv/bin/python -m pytest tests/models/test_parity_deep.py -q
 """
@@ -13,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from crosstrain.config import BiLSTMSpec, CNNSpec, TransformerSpec
+from crosstrain.config import BiLSTMSpec, CNNSpec, MLPSpec, SoftmaxSpec, TransformerSpec
 from crosstrain.errors import ConfigError
+from crosstrain.models import exceptions
 from crosstrain.models import spec as neutral
 from crosstrain.models import tf as tf_models
 from crosstrain.models import torch as torch_models
@@ -94,6 +97,26 @@ def large_weights(spec, meta, seed: int) -> neutral.Weights:
     return weights
 
 
+def keras_moving_variance(torch_after: np.ndarray, before: np.ndarray, momentum: float, n: int) -> np.ndarray:
+    """PyTorch's running_var after one update, as Keras' moving_variance: the batch variance made biased.
+
+    torch = m·before + (1-m)·v·n/(n-1) and keras = m·before + (1-m)·v, so keras = torch - (torch - m·before)/n
+    (m: Keras' momentum, n: values per channel in the batch; exceptions.RUNNING_VARIANCE).
+    """
+    return torch_after - (torch_after - momentum * before) / n
+
+
+def as_keras_statistics(spec, meta, batch_size, torch_after, before):
+    """torch_after with every batch-norm running variance converted to Keras' meaning (one update)."""
+    sizes = exceptions.batch_norm_sizes(spec, meta, batch_size)
+    out = dict(torch_after)
+    for i, n in enumerate(sizes):
+        name = f"batch_norm_{i}/moving_variance"
+        if name in out:
+            out[name] = keras_moving_variance(torch_after[name], before[name], spec.bn_momentum, n)
+    return out
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=ids)
 def test_same_trainable_parameter_count(spec, digits, tokens):
     # Given one spec / When both frameworks build it
@@ -159,9 +182,12 @@ def test_one_gradient_step_agrees(spec, digits, tokens):
     torch_loss = torch.nn.functional.cross_entropy(torch_model(torch.from_numpy(x)), torch.from_numpy(y))
     torch_loss.backward()
     torch.optim.SGD(torch_model.parameters(), lr=0.1).step()
-    # Then losses and updated weights (batch-norm statistics included) agree; the frozen LSTM bias_hh stayed 0
+    # Then losses and updated weights (batch-norm statistics included, PyTorch's running variance made
+    # biased as the named exception says) agree; the frozen LSTM bias_hh stayed 0
     np.testing.assert_allclose(float(keras_loss), float(torch_loss.detach()), rtol=1e-5)
     keras_after, torch_after = tf_models.get_weights(keras_model), torch_models.get_weights(torch_model)
+    if isinstance(spec, CNNSpec):
+        torch_after = as_keras_statistics(spec, meta, len(x), torch_after, weights)
     for name in keras_after:
         np.testing.assert_allclose(keras_after[name], torch_after[name], atol=1e-5, rtol=1e-4, err_msg=name)
         # Every weight moved but the key bias: softmax ignores a shift shared by all keys (zero gradient)
@@ -174,7 +200,7 @@ def test_one_gradient_step_agrees(spec, digits, tokens):
 
 
 @pytest.mark.parametrize("shape", [(16, 28, 28, 1), (2, 4, 6, 3)], ids=["mnist16", "tiny-batch"])
-def test_batch_norm_statistics_move_identically(shape, digits):
+def test_batch_norm_statistics_move_identically_but_the_named_exception(shape, digits):
     # Given a batch-norm CNN with Keras momentum 0.9 (PyTorch gets 0.1) in both frameworks
     spec = CNNSpec(widths=[4, 8], dense=None, batch_norm=True, bn_momentum=0.9, dropout=0.0)
     meta = {**IMAGE_META, "image_shape": list(shape[1:])}
@@ -188,11 +214,35 @@ def test_batch_norm_statistics_move_identically(shape, digits):
     torch_model.train()
     with torch.no_grad():
         torch_model(torch.from_numpy(x))
-    # Then the moving statistics moved, and identically (momentum converted, biased batch variance in both)
-    keras_after, torch_after = tf_models.get_weights(keras_model), torch_models.get_weights(torch_model)
+    # Then the moving statistics moved; the means identically (momentum converted), the variances once
+    # PyTorch's unbiased batch variance is made biased again
+    keras_after, torch_raw = tf_models.get_weights(keras_model), torch_models.get_weights(torch_model)
+    torch_after = as_keras_statistics(spec, meta, len(x), torch_raw, weights)
     for name in [n for n in keras_after if "moving" in n]:
         assert not np.allclose(keras_after[name], weights[name])
         np.testing.assert_allclose(keras_after[name], torch_after[name], atol=1e-5, rtol=1e-5, err_msg=name)
+    # And unconverted, PyTorch's running variance is above Keras' by no more than the named bound
+    bound = exceptions.running_variance_bound(spec, meta, len(x))
+    gaps = [torch_raw[n] / keras_after[n] - 1.0 for n in keras_after if n.endswith("moving_variance")]
+    assert all(np.all(gap >= -1e-6) and np.all(gap <= bound * (1 + 1e-3) + 1e-6) for gap in gaps)
+    if shape == (2, 4, 6, 3):  # n = 12 at the second layer: the exception is real, not float noise
+        assert max(float(gap.max()) for gap in gaps) > 1e-3
+
+
+def test_known_differences_name_only_what_applies():
+    # Given every architecture / When asked for its named exceptions
+    exact = [*TEXTS, SoftmaxSpec(), MLPSpec()]
+    # Then only a batch-norm CNN has one, under a stable key, and with meta and batch size its bound
+    key = exceptions.RUNNING_VARIANCE
+    assert list(exceptions.known_differences(CNNS[0])) == [key]
+    assert exceptions.known_differences(CNNS[1]) == {}
+    assert all(exceptions.known_differences(spec) == {} for spec in exact)
+    assert set(exceptions.KNOWN_DIFFERENCES) == {key}
+    # 28×28 images after two 2×2 poolings are 7×7: n = 32·49 = 1,568 at the third layer
+    default_cnn = CNNSpec(widths=[32, 64, 64])
+    assert exceptions.batch_norm_sizes(default_cnn, IMAGE_META, 32) == [32 * 784, 32 * 196, 32 * 49]
+    assert exceptions.running_variance_bound(default_cnn, IMAGE_META, 32) == pytest.approx(1 / 1567)
+    assert "n >= 1,568" in exceptions.known_differences(default_cnn, IMAGE_META, 32)[key]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=ids)
