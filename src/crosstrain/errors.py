@@ -42,3 +42,16 @@ class TrackingError(CrosstrainError):
 
 class DiskFullError(CrosstrainError):
     """An output did not fit on its disk (checked up front when its size is known, else ENOSPC)."""
+
+
+class UnfairComparison(CrosstrainError):
+    """The frameworks' fairness records differ in a field that is not the thing compared.
+
+    One line per difference: `unfair comparison: <task>: <field> differs: tensorflow <v>, pytorch <v>`.
+    """
+
+    exit_code = 3
+
+    def __init__(self, differences: list[str]) -> None:
+        super().__init__("\n".join(differences))
+        self.differences = differences

@@ -84,6 +84,15 @@ def _seed_info(task: str, framework: Framework, model_dir: Path, digest: str, pr
     return info
 
 
+def _fairness_record(task: str, framework: Framework, seed_dir: Path) -> dict:
+    path = seed_dir / names.FAIRNESS_FILE
+    if not path.exists():
+        raise MissingInputError(
+            f"{path} not found (trained by an older crosstrain?): retrain with "
+            f"`crosstrain train --task {task} --framework {framework} --no-resume`")
+    return read_json(path)
+
+
 def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path, model_dir: Path,
              metrics_file: Path, plots_dir: Path) -> dict:
     """Evaluate every seed's trained model on the test split; returns what is written to `metrics_file`.
@@ -125,6 +134,8 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
             names.FINAL_VAL_ACCURACY: info["final"].get(names.VAL_ACCURACY),
             "epochs": info["epochs"], **scores,
             **{k: info[k] for k in TRAIN_FIGURES if k in info},
+            # What the training actually did (crosstrain.fairness): register and report compare these.
+            "fairness": _fairness_record(task, framework, seed_dir),
         })
     numeric = [k for k, v in runs[0].items() if isinstance(v, float | int) and not isinstance(v, bool) and k != "seed"]
     result = {

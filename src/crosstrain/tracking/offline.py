@@ -94,6 +94,9 @@ class Journal:
     def log_params(self, params: dict[str, str]) -> None:
         self._update(params={**self.info["params"], **params})
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self._update(tags={**self.info["tags"], **tags})
+
     def log_metrics(self, metrics: dict[str, float], *, step: int, timestamp: int) -> None:
         lines = "".join(
             json.dumps({"key": k, "value": v, "step": step, "timestamp": timestamp}) + "\n"

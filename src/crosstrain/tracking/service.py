@@ -353,6 +353,14 @@ def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
          lambda journal: journal.log_metrics(values, step=step or 0, timestamp=timestamp))
 
 
+def set_tags(tags: dict[str, str]) -> None:
+    """Set tags on the active run (a tag known only after the run began, e.g. the fairness digest)."""
+    import mlflow
+
+    values = {k: str(v) for k, v in tags.items()}
+    _log("set tags", lambda: mlflow.set_tags(values), lambda journal: journal.set_tags(values))
+
+
 def log_dataset(data, *, name: str, source: str, digest: str, context: str = "training") -> None:
     """Record the prepared data as the run's dataset input, with its DVC hash as the digest.
 

@@ -26,6 +26,7 @@ from crosstrain.data.dataset import Split
 from crosstrain.distributed.env import World
 from crosstrain.distributed.shard import shard, weight
 from crosstrain.evaluation.metrics import accuracy, cross_entropy
+from crosstrain.fairness.record import indices_digest
 
 Predict = Callable[[np.ndarray], np.ndarray]
 OnEpoch = Callable[[int, dict[str, float]], None]
@@ -55,6 +56,9 @@ class TrainStep(Protocol):
         """
 
     def set_learning_rate(self, lr: float) -> None: ...
+
+    def learning_rate(self) -> float:
+        """The learning rate the framework's optimiser holds (read back, for the fairness record)."""
 
     def all_reduce(self, values: np.ndarray) -> np.ndarray:
         """`values` summed over all workers (the values themselves in a world of 1)."""
@@ -109,6 +113,9 @@ class History:
     # keeps them, with the best epoch's weights, so a resumed run stops where an unbroken one would).
     best_accuracy: float = -1.0
     waited: int = 0
+    # Fairness fields read back while training (crosstrain.fairness): the learning rate the optimiser
+    # held at the first, middle and last step, and digests of the indices fed in the first and last epoch.
+    readback: dict[str, Any] = field(default_factory=dict)
 
     def state(self) -> dict[str, Any]:
         """Everything above as JSON-compatible values (a checkpoint's manifest holds it)."""
@@ -116,6 +123,7 @@ class History:
             "epochs": self.epochs, "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
             "warmup": self.warmup, "warmup_examples": self.warmup_examples, "steps": self.steps,
             "examples": self.examples, "best_accuracy": self.best_accuracy, "waited": self.waited,
+            "readback": self.readback,
         }
 
     @classmethod
@@ -141,6 +149,21 @@ class History:
     @property
     def last(self) -> dict[str, float]:
         return self.epochs[-1] if self.epochs else {}
+
+
+def _read_learning_rate(history: History, step: TrainStep, epoch: int, per_epoch: int, middle: int) -> None:
+    """Record the learning rate the optimiser holds at the first, middle and last step.
+
+    It is set once per epoch, so the value read at the start of the epoch holding a step is the one
+    that step uses; "last" is overwritten each epoch and ends as the last epoch's.
+    """
+    held = step.learning_rate()
+    first_step = epoch * per_epoch
+    if epoch == 0:
+        history.readback["optimizer.learning_rate.first_step"] = held
+    if first_step <= middle < first_step + per_epoch:
+        history.readback["optimizer.learning_rate.middle_step"] = held
+    history.readback["optimizer.learning_rate.last_step"] = held
 
 
 def predict_in_chunks(predict: Predict, split: Split, batch_size: int = 1024) -> np.ndarray:
@@ -195,12 +218,15 @@ def fit(
     """
     world = world or World()
     history = history or History()
+    per_epoch = math.ceil(len(train) / cfg.batch_size)
+    middle_step = cfg.epochs * per_epoch // 2
     for epoch in range(len(history.epochs), cfg.epochs):
         if history.stopped_early:
             break
         lr = learning_rate_at(epoch, cfg)
         train_step.set_learning_rate(lr)
-        losses, sizes = [], []
+        _read_learning_rate(history, train_step, epoch, per_epoch, middle_step)
+        losses, sizes, fed = [], [], []
         start = time.perf_counter()
         for idx in batch_order(len(train), cfg.batch_size, seed, epoch):
             signum = stop() if stop is not None else None
@@ -218,9 +244,14 @@ def fit(
             history.steps += 1
             history.examples += len(idx)
             sizes.append(len(idx))
+            fed.append(idx)
         # Reading the losses forces any pending device work to finish before the clock stops.
         batch_losses = np.array([float(loss) for loss in losses])
         elapsed = time.perf_counter() - start
+        order = indices_digest(fed)
+        if epoch == 0:
+            history.readback["batch_order.first_epoch"] = order
+        history.readback["batch_order.last_epoch"] = order
         train_correct, _ = _score(predict, train, world)
         val_correct, val_loss = _score(predict, val, world)
         mine = [np.average(batch_losses, weights=sizes), train_correct, val_correct, val_loss]

@@ -20,7 +20,6 @@ every global batch, and only rank 0 (the chief) talks to MLflow and writes `out_
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import shutil
@@ -39,6 +38,7 @@ from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.distributed import env, scaling, shard
 from crosstrain.distributed.env import World
 from crosstrain.errors import ConfigError
+from crosstrain.fairness import record as fairness
 from crosstrain.io import atomic_dir
 from crosstrain.models.flops import flops_per_example, training_flops_per_example
 from crosstrain.models.spec import describe, initial_weights
@@ -285,7 +285,10 @@ def _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_
                 model = models.build_model(cfg.model, meta, precision=budget.precision)
                 # The same numpy-drawn initial weights in both frameworks, not each library's default.
                 models.set_weights(model, initial_weights(cfg.model, meta, seed))
+                # Read back out of the built model before any step: what the framework will start from.
+                initial_digest = fairness.weights_digest(models.get_weights(model))
                 step = trainer.make_train_step(model, budget, train_split.x[:1], ctx)
+                readback = trainer.fairness_readback(step, model)
             predict = models.make_predict(model, execution=budget.execution)
             history, best = History(), None
             if found is not None:
@@ -368,13 +371,37 @@ def _train_seed(task, settings, framework, prepared, out_dir, seed, meta, train_
             **speed,
             **({scaling.BASELINE_RUN: reference[0]} if reference else {}),
         }
+        record = _fairness_record(task, framework, seed, meta, world, readback, initial_digest, history)
+        result[names.TAG_FAIRNESS_DIGEST] = fairness.digest(record)
+        service.set_tags({names.TAG_FAIRNESS_DIGEST: result[names.TAG_FAIRNESS_DIGEST]})
         with atomic_dir(out_dir) as tmp:
             models.save(model, tmp)
             (tmp / names.HISTORY_FILE).write_text(json.dumps(history.epochs, indent=2) + "\n")
             (tmp / names.TRAIN_INFO_FILE).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+            (tmp / names.FAIRNESS_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+            service.log_artifacts(tmp / names.FAIRNESS_FILE, names.FAIRNESS_ARTIFACTS)
     if checkpoints.directory is not None:
         checkpoint.mark_done(checkpoints.directory, out_dir, checkpoints.key, run_id)
     return result
+
+
+def _fairness_record(task: str, framework: Framework, seed: int, meta: dict, world: World, readback: dict,
+                     initial_digest: str, history: History) -> dict:
+    """This run's fairness record: the framework's read-back set-up plus what the shared loop saw."""
+    from crosstrain import environment
+
+    about = {"task": task, "framework": str(framework), "seed": seed,
+             "versions": environment.versions()}
+    shared = {
+        "initial_weights": initial_digest,
+        "data.digest": meta["digest"],
+        "world_size": world.size,
+        "timer.scope": fairness.TIMER_SCOPE,
+        "timer.warmup_steps_excluded": len(history.warmup),
+        "training.steps": history.steps,
+        "training.examples": history.examples,
+    }
+    return fairness.build(about, readback, shared, history.readback)
 
 
 def _restore(found: checkpoint.Checkpoint, model, step, models, trainer, world: World):
@@ -408,11 +435,7 @@ def _check_same_weights(weights: dict, step, world: World) -> str:
     Data parallelism keeps one model: ranks that disagree would mean rank 0 saved only its own
     version. One all-reduce of a 48-bit slice of each rank's digest (exact in float64) tells.
     """
-    sha = hashlib.sha256()
-    for name in sorted(weights):
-        sha.update(name.encode())
-        sha.update(np.ascontiguousarray(weights[name], dtype=np.float32).tobytes())
-    digest = sha.hexdigest()
+    digest = fairness.weights_digest(weights)
     if world.distributed:
         mine = float(int(digest[:12], 16))
         total = float(step.all_reduce(np.array([mine], dtype=np.float64))[0])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -34,16 +35,20 @@ SUM = tf.distribute.ReduceOp.SUM
 
 
 def configure(threads: int, seed: int, deterministic: bool = False) -> None:
-    """Pin thread pools, seed Python, numpy and TensorFlow, and set op determinism (`train.deterministic`).
+    """Pin thread pools, seed Python, numpy and TensorFlow, set op determinism (`train.deterministic`)
+    and turn TF32 off.
 
     Thread pools are fixed once TensorFlow has run an op; a second call in the same process (tests,
     or evaluate after train) keeps the first setting, as PyTorch's inter-op pool does.
+    TensorFlow allows TF32 for matmuls and convolutions on Ampere and later GPUs by default, PyTorch
+    for convolutions only: both are set off, so "fp32" means IEEE float32 in both.
     """
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         pass
+    tf.config.experimental.enable_tensor_float_32_execution(False)
     keras.utils.set_random_seed(seed)  # Python's random, numpy and TensorFlow
     set_deterministic(deterministic)
 
@@ -160,7 +165,7 @@ class TrainStep:
         # targets (1 - s) * one_hot + s / classes.
         # Per-example losses, averaged here: Keras' own mean divides by the replica count, which is
         # right only when every replica's shard has the same size.
-        loss_fn = keras.losses.CategoricalCrossentropy(
+        self.loss_fn = loss_fn = keras.losses.CategoricalCrossentropy(
             from_logits=True, label_smoothing=cfg.label_smoothing, reduction="none")
         # One signature with a free batch dimension: the short last batch must not trigger a retrace.
         signature = [
@@ -193,6 +198,7 @@ class TrainStep:
 
         # Only "compiled" names XLA: eager keeps TensorFlow's default, exactly what crosstrain always ran.
         jit = {"jit_compile": True} if cfg.execution == "compiled" else {}
+        self.model, self.jit_compile = model, bool(jit)
 
         @tf.function(input_signature=signature, **jit)
         def step(x, y, weight):
@@ -206,9 +212,75 @@ class TrainStep:
     def set_learning_rate(self, lr: float) -> None:
         self.optimizer.learning_rate.assign(lr)
 
+    def learning_rate(self) -> float:
+        """The learning rate the optimiser holds now (a float32 variable)."""
+        return float(self.optimizer.learning_rate.numpy())
+
     def all_reduce(self, values: np.ndarray) -> np.ndarray:
         """`values` summed over all workers."""
         return self.ctx.sum_over_workers(values)
+
+
+# --- the fairness record (crosstrain.fairness) -----------------------------------------------------
+
+
+def _device(variable: keras.Variable) -> str:
+    """"cpu" or "cuda:N" (PyTorch's spelling) from a variable's TensorFlow device string."""
+    name = variable.value.device.rsplit("device:", 1)[-1]  # e.g. CPU:0, GPU:1
+    kind, _, index = name.partition(":")
+    return "cpu" if kind == "CPU" else f"cuda:{index or 0}"
+
+
+def fairness_readback(step: TrainStep, model: keras.Model) -> dict[str, Any]:
+    """What this run actually uses, read from the live optimiser, loss, layers and TensorFlow's runtime.
+
+    Field names and conventions are `crosstrain.training.torch.fairness_readback`'s: momentum of batch
+    norm is Keras' (the share of the old statistic), devices are spelled "cpu" / "cuda:N".
+    """
+    from tensorflow.python.framework import config as framework_config
+
+    opt = step.optimizer
+    adam = isinstance(opt, keras.optimizers.Adam)
+    layers = list(model._flatten_layers(include_self=False))
+    norms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
+    rates = [layer.rate for layer in layers if isinstance(layer, keras.layers.Dropout)]
+    rates += [r for layer in layers if isinstance(layer, keras.layers.LSTM)
+              for r in (layer.dropout, layer.recurrent_dropout)]
+    mixed = any(layer.dtype_policy.name == "mixed_bfloat16" for layer in layers)
+    tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
+    return {
+        "optimizer.name": type(opt).__name__.lower(),
+        "optimizer.betas": [opt.beta_1, opt.beta_2] if adam else None,
+        "optimizer.epsilon": opt.epsilon if adam else None,
+        "optimizer.epsilon_placement": "before the step size's bias correction" if adam else None,
+        "optimizer.amsgrad": bool(opt.amsgrad) if adam else None,
+        "optimizer.momentum": None if adam else float(opt.momentum),
+        "optimizer.nesterov": None if adam else bool(opt.nesterov),
+        "optimizer.weight_decay": float(opt.weight_decay or 0.0),
+        "optimizer.clip_global_norm": opt.global_clipnorm,
+        "optimizer.clip_norm_per_tensor": opt.clipnorm,
+        "optimizer.clip_value": opt.clipvalue,
+        "loss.name": "cross_entropy" if isinstance(step.loss_fn, keras.losses.CategoricalCrossentropy)
+        else type(step.loss_fn).__name__,
+        "loss.from_logits": bool(step.loss_fn.from_logits),
+        "loss.label_smoothing": float(step.loss_fn.label_smoothing),
+        # reduction="none": the step sums the per-example losses and divides by their count.
+        "loss.reduction": "mean" if step.loss_fn.reduction == "none" else step.loss_fn.reduction,
+        "dropout.rates": sorted(float(r) for r in rates if r),
+        "normalization.batch_norm": sorted([float(n.momentum), float(n.epsilon)] for n in norms),
+        "normalization.layer_norm": sorted(float(layer.epsilon) for layer in layers
+                                           if isinstance(layer, keras.layers.LayerNormalization)),
+        "normalization.running_variance": "biased" if norms else None,
+        "threads.intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+        "threads.inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        "device": sorted({_device(v) for v in model.weights}),
+        "precision.policy": "mixed_bfloat16" if mixed else "float32",
+        "precision.variables": sorted({str(v.dtype) for v in model.weights}),
+        "precision.tf32_matmul": bool(tf32),
+        "precision.tf32_conv": bool(tf32),  # one TensorFlow switch for both
+        "determinism.ops": bool(framework_config.is_op_determinism_enabled()),
+        "compile.scope": "the whole step (forward, backward, optimiser)" if step.jit_compile else "none",
+    }
 
 
 def make_train_step(model: keras.Model, cfg: TrainConfig, example: np.ndarray,

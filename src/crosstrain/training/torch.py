@@ -17,6 +17,7 @@ import datetime
 import os
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,19 +28,26 @@ from torch.nn.parallel import DistributedDataParallel
 from crosstrain.config import DistributedConfig, TrainConfig
 from crosstrain.distributed.env import World
 from crosstrain.errors import ConfigError
+from crosstrain.models import torch_layers
 from crosstrain.models.torch import autocast, precision_of
 from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON
 from crosstrain.training.precision import check_precision
 
 
 def configure(threads: int, seed: int, deterministic: bool = False) -> None:
-    """Pin thread pools (the counts TensorFlow gets), seed Python, numpy and PyTorch, and set
-    deterministic algorithms (`train.deterministic`)."""
+    """Pin thread pools (the counts TensorFlow gets), seed Python, numpy and PyTorch, set
+    deterministic algorithms (`train.deterministic`) and turn TF32 off.
+
+    PyTorch allows TF32 for convolutions (not matmuls) by default, TensorFlow for both: both are set
+    off, so "fp32" means IEEE float32 in both (crosstrain.training.tf.configure).
+    """
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(threads)
     except RuntimeError:
         pass  # already fixed for this process (it can be set once, before any parallel work)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -118,7 +126,8 @@ class TrainStep:
         # Batch-norm statistics are averaged after each step (below), not copied from rank 0 at each forward.
         distributed = self.world.distributed
         self.net = DistributedDataParallel(model, forward_sync_buffers=False) if distributed else model
-        if cfg.execution == "compiled":
+        self.compiled = cfg.execution == "compiled"
+        if self.compiled:
             self.net = torch.compile(self.net)  # after DDP, as DDP's docs recommend
         self.precision = cfg.precision
         self.optimizer = make_optimizer(model, cfg)
@@ -167,6 +176,10 @@ class TrainStep:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
+    def learning_rate(self) -> float:
+        """The learning rate the optimiser holds now (its first parameter group's)."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
     def all_reduce(self, values: np.ndarray) -> np.ndarray:
         """`values` summed over all ranks."""
         if not self.world.distributed:
@@ -174,6 +187,60 @@ class TrainStep:
         tensor = torch.from_numpy(np.array(values, dtype=np.float64))
         dist.all_reduce(tensor)
         return tensor.numpy()
+
+
+# --- the fairness record (crosstrain.fairness) -----------------------------------------------------
+
+
+def fairness_readback(step: TrainStep, model: nn.Module) -> dict[str, Any]:
+    """What this run actually uses, read from the live optimiser, loss, modules and PyTorch's runtime.
+
+    Field names and conventions are `crosstrain.training.tf.fairness_readback`'s: batch-norm momentum
+    in Keras' convention (1 - PyTorch's), devices "cpu" / "cuda:N".
+    """
+    group = step.optimizer.param_groups[0]
+    adam = isinstance(step.optimizer, torch.optim.Adam)
+    modules = list(model.modules())
+    norms = [m for m in modules if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    rates = [m.p for m in modules if isinstance(m, nn.Dropout)]
+    rates += [m.dropout for m in modules if isinstance(m, nn.LSTM | nn.MultiheadAttention)]
+    policy = autocast(step.precision)
+    fast = getattr(policy, "fast_dtype", None)
+    # A Keras-style batch norm (if crosstrain uses one) keeps the biased variance; PyTorch's the unbiased.
+    keras_style = getattr(torch_layers, "KerasBatchNorm2d", ())
+    biased = all(isinstance(m, keras_style) for m in norms) if keras_style else False
+    return {
+        "optimizer.name": type(step.optimizer).__name__.lower(),
+        "optimizer.betas": list(group["betas"]) if adam else None,
+        "optimizer.epsilon": group["eps"] if adam else None,
+        "optimizer.epsilon_placement": "after the step size's bias correction" if adam else None,
+        "optimizer.amsgrad": bool(group["amsgrad"]) if adam else None,
+        "optimizer.momentum": None if adam else float(group["momentum"]),
+        "optimizer.nesterov": None if adam else bool(group["nesterov"]),
+        "optimizer.weight_decay": float(group["weight_decay"]),
+        "optimizer.clip_global_norm": step.clip_norm,  # clip_grad_norm_ over every parameter, in the step
+        "optimizer.clip_norm_per_tensor": None,
+        "optimizer.clip_value": None,
+        "loss.name": "cross_entropy" if isinstance(step.loss_fn, nn.CrossEntropyLoss)
+        else type(step.loss_fn).__name__,
+        "loss.from_logits": True,  # CrossEntropyLoss takes logits
+        "loss.label_smoothing": float(step.loss_fn.label_smoothing),
+        "loss.reduction": step.loss_fn.reduction,
+        "dropout.rates": sorted(float(r) for r in rates if r),
+        "normalization.batch_norm": sorted([1.0 - float(m.momentum), float(m.eps)] for m in norms),
+        "normalization.layer_norm": sorted(float(m.eps) for m in modules if isinstance(m, nn.LayerNorm)),
+        "normalization.running_variance": ("biased" if biased else "unbiased") if norms else None,
+        "threads.intra_op": torch.get_num_threads(),
+        "threads.inter_op": torch.get_num_interop_threads(),
+        "device": sorted({str(p.device) for p in model.parameters()}),
+        "precision.policy": f"mixed_{str(fast).removeprefix('torch.')}" if fast is not None else "float32",
+        "precision.variables": sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters()}),
+        "precision.tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "precision.tf32_conv": bool(torch.backends.cudnn.allow_tf32),
+        "determinism.ops": bool(torch.are_deterministic_algorithms_enabled()),
+        "compile.scope": "the model (forward, backward); the optimiser step eager" if step.compiled
+        else "none",
+    }
 
 
 def make_train_step(model: nn.Module, cfg: TrainConfig, example: np.ndarray,
