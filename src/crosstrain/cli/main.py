@@ -23,6 +23,7 @@ from crosstrain.cli import export as export_cli
 from crosstrain.cli import info, measure, pipeline, steps
 from crosstrain.cli import report as report_cli
 from crosstrain.cli import reproduce as reproduce_cli
+from crosstrain.cli import speed as speed_cli
 from crosstrain.cli import sync as sync_cli
 from crosstrain.errors import CrosstrainError
 
@@ -40,6 +41,7 @@ app.command()(export_cli.export)
 app.command()(report_cli.report)
 app.command()(compare_cli.compare)
 app.command()(measure.measure)
+app.command()(speed_cli.speed)
 app.command()(reproduce_cli.reproduce)
 app.command()(sync_cli.sync)
 app.add_typer(pipeline.app, name="pipeline")

@@ -100,7 +100,8 @@ def _budget(settings: Settings, task: str, mode: str) -> TrainConfig:
 
 
 def timed_training(task: str, settings: Settings, framework: Framework, meta: dict, train: Split,
-                   budget: TrainConfig, warmup: int, steps: int, label: str | None = None) -> tuple[Any, dict]:
+                   budget: TrainConfig, warmup: int, steps: int,
+                   label: str | None = None) -> tuple[Any, dict]:
     """Build the task's model from `seeds[0]`'s initial weights and time `max(warmup, 1) + steps` steps.
 
     The model is built in `budget`'s precision, its train step by the library's `make_train_step` in
