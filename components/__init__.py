@@ -1,6 +1,6 @@
 """Kubeflow Pipelines components, one folder per step; each wraps one `crosstrain.kfp_support.steps` function.
 
-    from components import ingest, validate, train, measure, evaluate, export, register, report
+    from components import ingest, validate, train, measure, speed, evaluate, export, register, report
 
 Component bodies import crosstrain inside the function: a lightweight component ships only its own
 source, and the crosstrain image (its `base_image`) provides the package.
@@ -13,6 +13,7 @@ from components.ingest.component import ingest
 from components.measure.component import measure
 from components.register.component import register
 from components.report.component import gather, report
+from components.speed.component import speed
 from components.train.component import train
 from components.validate.component import validate
 
@@ -22,6 +23,7 @@ __all__ = [
     "validate",
     "train",
     "measure",
+    "speed",
     "evaluate",
     "export",
     "register",

@@ -6,7 +6,8 @@
 
 for each task (dsl.ParallelFor):
     configure ─► ingest ─► validate ─┬► train per framework ─► evaluate ─► export ─┬► register ─► gather
-                                     └► measure per framework ──────────────────────┴──────────────┘
+                                     ├► measure per framework ──────────────────────┴──────────────┤
+                                     └► speed (both frameworks, alternately) ───────────────────────┘
 then, once every task's branch finished:
     report (dsl.Collected over every task's gather: one comparison report, the MLflow parent run)
 
@@ -158,6 +159,9 @@ def build(settings: Settings):
             )
             ingest = _with_secrets(_cpu_step(ingest, cluster), cluster)
             validate = _cpu_step(c.validate(prepared=ingest.outputs["prepared"]), cluster)
+            # The speed and memory verdicts' timings: both frameworks in one CPU pod, alternately.
+            speed = c.speed(params=config.output, task=task, prepared=ingest.outputs["prepared"])
+            _cpu_step(speed.after(validate).set_caching_options(False), cluster)
             metrics: dict[str, Any] = {}
             gathered: dict[str, Any] = {}
             exports = []
@@ -211,7 +215,9 @@ def build(settings: Settings):
             for export in exports:
                 register.after(export)
             _with_secrets(_cpu_step(register, cluster), cluster)
-            results = c.gather(task=task, registry=register.outputs["registry"], **gathered)
+            results = c.gather(
+                task=task, registry=register.outputs["registry"], speed=speed.outputs["timings"], **gathered
+            )
             _cpu_step(results.set_caching_options(False), cluster)
         # One report over every task once all their branches are done; crosstrain-base has both frameworks.
         # Its own configure: the loop's run per task, and a loop's outputs reach outside only as lists.

@@ -23,8 +23,9 @@ def gather(
     pytorch_plots: Input[Artifact] = None,
     pytorch_modes: Input[Metrics] = None,
     pytorch_onnx: Input[Metrics] = None,
+    speed: Input[Metrics] = None,
 ):
-    """Copy `task`'s evaluate, measure, export and register outputs into `results` as metrics/ and plots/.
+    """Copy `task`'s evaluate, measure, speed, export and register outputs into `results` (metrics/, plots/).
 
     Args:
         task: A key of `tasks` in params.
@@ -38,6 +39,7 @@ def gather(
         pytorch_plots: PyTorch's evaluate plots directory.
         pytorch_modes: PyTorch's measure output.
         pytorch_onnx: PyTorch's export output.
+        speed: The speed step's output (both frameworks).
     """
     from crosstrain.kfp_support import steps
 
@@ -49,7 +51,8 @@ def gather(
         {fw: a[i].path for fw, a in outputs.items() if a[i] is not None} for i in range(4)
     )
     written = steps.gather(
-        task, results.path, metrics, plots, modes, onnx, registry.path if registry is not None else None
+        task, results.path, metrics, plots, modes, onnx, registry.path if registry is not None else None,
+        speed.path if speed is not None else None,
     )
     results.metadata.update({"task": task, "files": written})
 

@@ -28,6 +28,7 @@ SMALL_PARAMS = {
     "register": {"min_score": 0.0},
     "latency": {"calls": 5, "warmup": 1, "throughput_batch": 16, "throughput_repeats": 1},
     "measure": {"modes": ["eager-fp32"], "steps": 2, "warmup_steps": 1},
+    "speed": {"rounds": 2, "steps": 2, "warmup_steps": 1},
     "report": {"bootstrap_samples": 200},
 }
 

@@ -36,6 +36,7 @@ def test_every_component_runs_in_a_crosstrain_image_without_installing_kfp():
         c.validate,
         c.train,
         c.measure,
+        c.speed,
         c.evaluate,
         c.export,
         c.register,
@@ -125,7 +126,7 @@ def test_ingest_through_kfp_local(params_text, tmp_path, monkeypatch):
 
 def test_gather_lays_one_tasks_outputs_out_as_a_crosstrain_project(tmp_path):
     # Given PyTorch's evaluate, measure and export outputs and register's registry.json (no TensorFlow branch)
-    files = {name: tmp_path / name for name in ("metrics", "modes", "onnx", "registry")}
+    files = {name: tmp_path / name for name in ("metrics", "modes", "onnx", "registry", "speed")}
     for name, path in files.items():
         path.write_text(json.dumps({"kind": name}))
     plots = tmp_path / "plots"
@@ -141,6 +142,7 @@ def test_gather_lays_one_tasks_outputs_out_as_a_crosstrain_project(tmp_path):
         pytorch_plots=artifact(plots),
         pytorch_modes=artifact(files["modes"]),
         pytorch_onnx=artifact(files["onnx"]),
+        speed=artifact(files["speed"]),
     )
     # Then they sit where crosstrain.layout puts them, and the absent framework is simply absent
     from crosstrain.layout import Layout
@@ -150,9 +152,23 @@ def test_gather_lays_one_tasks_outputs_out_as_a_crosstrain_project(tmp_path):
     assert json.loads(layout.modes("iris", "pytorch").read_text()) == {"kind": "modes"}
     assert json.loads(layout.onnx("iris", "pytorch").read_text()) == {"kind": "onnx"}
     assert json.loads(layout.registry("iris").read_text()) == {"kind": "registry"}
+    assert json.loads(layout.speed("iris").read_text()) == {"kind": "speed"}
     assert (layout.plots("iris", "pytorch") / "history.csv").read_text().startswith("seed,epoch")
     assert not layout.metrics("iris", "tensorflow").exists()
-    assert results.metadata["task"] == "iris" and len(results.metadata["files"]) == 5
+    assert results.metadata["task"] == "iris" and len(results.metadata["files"]) == 6
+
+
+def test_speed_unit_alternates_fresh_processes_and_logs_medians(params_text, iris_prepared, tmp_path):
+    # Given PyTorch only (one framework: it is measured alone, once per round)
+    params = json.dumps({**json.loads(params_text), "frameworks": ["pytorch"]})
+    timings = artifact(tmp_path / "speed.json")
+    # When the speed component runs on prepared iris
+    c.speed.python_func(params=params, task="iris", prepared=artifact(iris_prepared), timings=timings)
+    # Then speed.json holds each round's measurement, and the medians are KFP metrics
+    result = json.loads(Path(timings.path).read_text())
+    assert result["order"] == ["pytorch", "pytorch"] == timings.metadata["order"]
+    assert len({m["pid"] for m in result["measurements"]}) == 2
+    assert timings.metadata["pytorch.step_time_ms"] > 0 and "tensorflow.step_time_ms" not in timings.metadata
 
 
 def test_report_unit_without_any_task_writes_nothing(params_text, tmp_path, mlflow_store):

@@ -112,6 +112,7 @@ def test_cpu_steps_never_request_a_gpu(tmp_path):
         "ingest",
         "validate",
         "measure",
+        "speed",
         "evaluate",
         "export",
         "register",
@@ -147,6 +148,10 @@ def test_each_task_measures_exports_registers_then_one_report_covers_every_task(
         # And register waits for every export; gather for register, measure and export
         assert {export, evaluate} <= deps("register")
         assert {"register", measure, export, evaluate} <= deps("gather")
+    # And speed (both frameworks in one step) runs after validation, beside training, and feeds gather
+    assert "validate" in deps("speed") and not any(t.startswith("train") for t in deps("speed"))
+    assert body["gather"]["inputs"]["artifacts"]["speed"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "timings", "producerTask": "speed"}
     # And the report runs once, outside the loop, on every task's gathered outputs (dsl.Collected)
     report = root["report"]
     assert loop_name in report["dependentTasks"]

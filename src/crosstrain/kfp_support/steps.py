@@ -140,6 +140,13 @@ def measure(params: str, task: str, framework: str, prepared: str, out_file: str
     return measure_modes(task, load(params), framework, Path(prepared), Path(out_file))
 
 
+def speed(params: str, task: str, prepared: str, out_file: str) -> dict:
+    """`crosstrain speed`: every framework timed `speed.rounds` times, alternately, a fresh process each."""
+    from crosstrain.perf.speed import speed as run
+
+    return run(task, load(params), Path(prepared), Path(out_file))
+
+
 def export(
     params: str, task: str, framework: str, model_dir: str, prepared: str, out_file: str, onnx_file: str
 ) -> dict:
@@ -176,11 +183,13 @@ def gather(
     modes_files: dict[str, str],
     onnx_files: dict[str, str],
     registry_file: str | None,
+    speed_file: str | None = None,
 ) -> list[str]:
     """Lay one task's step outputs out under `out_dir` as a crosstrain project does (crosstrain.layout).
 
     The dicts map framework -> artifact path; an empty or missing path is left out (the report says
-    "not measured" for optional inputs). Returns the files written, relative to `out_dir`.
+    "not measured" for optional inputs); `speed_file` is the task's `crosstrain speed` output.
+    Returns the files written, relative to `out_dir`.
     """
     layout = Layout(Path(out_dir))
     copies: list[tuple[Path, Path]] = []
@@ -194,6 +203,8 @@ def gather(
         copies.append((Path(src), layout.onnx(task, fw)))
     if registry_file:
         copies.append((Path(registry_file), layout.registry(task)))
+    if speed_file:
+        copies.append((Path(speed_file), layout.speed(task)))
     written = []
     for src, dst in copies:
         if not src.exists():
