@@ -63,7 +63,8 @@ def compare(
     rows = table.rows(runs.children(parent, uri), cfg.report)
     title = f"crosstrain comparison {parent.info.run_name} ({parent.info.run_id})"
     view = Table(
-        title=f"{title}\nmean ± {cfg.report.confidence:.0%} CI over seeds (the larger half of the interval)"
+        title=f"{title}\nmean ± {cfg.report.confidence:.0%} Student-t interval over seeds (descriptive; "
+        "verdicts are in reports/comparison.html)"
     )
     for column in table.header():
         view.add_column(column, justify="left" if column in (*table.KEYS, "runs") else "right")

@@ -16,8 +16,13 @@ def report(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     layout = Layout()
     result = build_report(settings(params, set_), layout)
     for task, task_result in result["results"].items():
-        wins = [f"{v['winner']} on {v['metric']}" for v in task_result["verdict"] if v["winner"]]
-        typer.echo(f"report {task}: significant wins: {', '.join(wins) or 'none'}")
+        fairness = task_result.get("fairness") or {}
+        if not fairness.get("fair", True):
+            typer.echo(f"report {task}: unfair comparison, no verdict: {'; '.join(fairness.get('differences', []))}")
+            continue
+        for verdict in task_result["verdict"]:
+            if verdict["headline"]:
+                typer.echo(f"report {task}: {verdict['text']}")
     typer.echo(
         f"report: {layout.report('html')} and {layout.report('md')}; "
         f"MLflow parent run {result['parent_run_id']}"

@@ -1,8 +1,8 @@
 """Read what the earlier steps wrote for one task and framework, and nothing else.
 
 Required inputs (evaluate's metrics, history and predictions) missing is an error naming the file
-and the command that makes it; the optional ones (modes, ONNX, registry) become None and the
-report says "not measured".
+and the command that makes it; the optional ones (modes, ONNX, registry, the paired timings of
+`crosstrain speed`) become None and the report says "not measured".
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ class FrameworkInputs:
 
 @dataclass(frozen=True)
 class TaskInputs:
-    """Every framework's artefacts for one task, plus what register decided."""
+    """Every framework's artefacts for one task, plus what register decided and the paired timings."""
 
     task: str
     frameworks: dict[str, FrameworkInputs]
     registry: dict | None
+    speed: dict | None = None  # metrics/<task>/speed.json: the only input of the speed and memory verdicts
 
 
 def enabled_tasks(settings: Settings) -> list[str]:
@@ -99,7 +100,9 @@ def collect(settings: Settings, layout: Layout) -> list[TaskInputs]:
     tasks = []
     for task in enabled_tasks(settings):
         frameworks = {str(fw): collect_framework(task, str(fw), layout) for fw in settings.frameworks}
-        tasks.append(TaskInputs(task, frameworks, _optional_json(layout.registry(task))))
+        tasks.append(
+            TaskInputs(task, frameworks, _optional_json(layout.registry(task)), _optional_json(layout.speed(task)))
+        )
     if not tasks:
         raise MissingInputError("no enabled task in params: enable one under `tasks` to report on it")
     return tasks

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from crosstrain import names
 from crosstrain.report import wording as w
 from crosstrain.report.plots import Figure
 
@@ -23,6 +22,7 @@ td.win{background:#e7f6e7;font-weight:600}td.text{text-align:left}
 .note{background:#f8f8f8;border-left:4px solid #bbb;padding:.5em 1em;margin:1em 0}
 .muted{color:#777}figure{display:inline-block;margin:.5em 1em .5em 0}figcaption{font-size:.85em;color:#555}
 img{max-width:100%;border:1px solid #eee}
+.unfair{background:#fdecea;border-left:4px solid #c0392b;padding:.5em 1em;margin:1em 0}
 """
 
 
@@ -46,29 +46,54 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _headline(verdicts: list[dict]) -> str:
+    """One sentence per question (accuracy, training speed, inference latency, memory)."""
+    items = "".join(f"<li>{escape(v['text'])}</li>" for v in verdicts if v["headline"])
+    return f"<ul>{items}</ul>"
+
+
 def _verdicts(verdicts: list[dict]) -> str:
-    if not verdicts:
-        return '<p class="muted">One framework only: nothing to compare.</p>'
-    rows = [[w.label(v["metric"]), v["text"], v["evidence"]] for v in verdicts]
-    win = {(i, 1): True for i, v in enumerate(verdicts) if v["winner"]}
-    return _table(["metric", "verdict", "evidence: mean [CI]"], rows, win, text_cols=(1, 2))
+    rows = [[v["question"], v["outcome"], v["text"], v["evidence"]] for v in verdicts]
+    win = {(i, 2): True for i, v in enumerate(verdicts) if v["winner"]}
+    return _table(["question", "outcome", "verdict", "evidence"], rows, win, text_cols=(1, 2, 3))
+
+
+def _fairness(fairness: dict | None, frameworks: list[str]) -> str:
+    """The fairness audit: every compared setting per framework; the differences first when unfair."""
+    if fairness is None:
+        return f'<p class="muted">Fairness audit: {w.NOT_MEASURED}.</p>'
+    out = ""
+    if not fairness.get("fair", True):
+        items = "".join(f"<li>{escape(d)}</li>" for d in fairness.get("differences", []))
+        out += f'<div class="unfair"><b>Unfair comparison: no verdict is given.</b><ul>{items}</ul></div>'
+    header, rows = w.fairness_rows(fairness, frameworks)
+    seeds = ", ".join(map(str, fairness.get("seeds", [])))
+    out += _table(header, rows, text_cols=tuple(range(1, len(header))))
+    return out + (f'<p class="muted">Seeds audited: {escape(seeds)}.</p>' if seeds else "")
 
 
 def _metrics(frameworks: dict[str, dict], verdicts: list[dict]) -> str:
     fws = list(frameworks)
-    winners = {v["metric"]: v["winner"] for v in verdicts}
+    # Only verdicts decided on these very numbers (the training runs' seeds) mark a cell: the speed
+    # verdicts come from speed.json, not from the training runs' timings shown here.
+    winners = {v["metric"]: v["winner"] for v in verdicts if v.get("unit") != "round"}
     metrics = list(dict.fromkeys(m for s in frameworks.values() for m in s["metrics"]))
     rows, win = [], {}
     for i, metric in enumerate(metrics):
-        rows.append([w.label(metric), *(w.interval(frameworks[fw]["metrics"].get(metric)) for fw in fws)])
+        cells = []
+        for fw in fws:
+            cells += [w.interval(frameworks[fw]["metrics"].get(metric), metric), w.per_seed(frameworks[fw], metric)]
+        rows.append([w.label(metric), *cells])
         if winners.get(metric) in fws:
-            win[(i, 1 + fws.index(winners[metric]))] = True
+            win[(i, 1 + 2 * fws.index(winners[metric]))] = True
     seeds = ", ".join(
         f"{fw}: {len(s['runs'])} seeds, mode {s.get('mode')}, {s.get('threads')} thread(s)"
         for fw, s in frameworks.items()
     )
+    header = ["metric"] + [h for fw in fws for h in (f"{fw} mean [CI]", f"{fw} per seed")]
     return (
-        _table(["metric (mean [CI] over seeds)", *fws], rows, win) + f'<p class="muted">{escape(seeds)}</p>'
+        _table(header, rows, win)
+        + f'<p class="muted">{escape(seeds)}. {escape(w.TRAINING_TIMINGS_NOTE)}</p>'
     )
 
 
@@ -113,10 +138,21 @@ def _figures(figures: list[Figure]) -> str:
 
 def _task(task: str, result: dict, figures: list[Figure]) -> str:
     fws = result["frameworks"]
+    fairness = result.get("fairness")
+    unfair = fairness is not None and not fairness.get("fair", True)
+    if unfair:
+        verdict = '<p class="muted">No verdict: the comparison is unfair (see the fairness audit above).</p>'
+    elif not result["verdict"]:
+        verdict = '<p class="muted">One framework only: nothing to compare.</p>'
+    else:
+        verdict = f"{_headline(result['verdict'])}<h3>Verdict detail</h3>{_verdicts(result['verdict'])}"
+    audit = f"<h3>Fairness audit</h3>{_fairness(fairness, list(fws))}"
     return (
         f'<section id="task-{escape(task)}"><h2>{escape(task)}</h2>'
-        f"<h3>Verdict</h3>{_verdicts(result['verdict'])}"
-        f"<h3>Every metric</h3>{_metrics(fws, result['verdict'])}"
+        + (audit if unfair else "")
+        + f"<h3>Verdict</h3>{verdict}"
+        + ("" if unfair else audit)
+        + f"<h3>Every metric</h3>{_metrics(fws, result['verdict'])}"
         f"<h3>Execution modes</h3>{_modes(fws)}"
         f"<h3>ONNX Runtime (deployment side)</h3>{_onnx(fws)}"
         f"{_registry(result.get('registry'))}"
@@ -127,21 +163,18 @@ def _task(task: str, result: dict, figures: list[Figure]) -> str:
 def _summary(report: dict) -> str:
     items = []
     for task, result in report["results"].items():
-        wins = [f"{v['winner']} on {w.label(v['metric'])}" for v in result["verdict"] if v["winner"]]
-        accuracy = next((v for v in result["verdict"] if v["metric"] == names.TEST_ACCURACY), None)
-        acc = f"accuracy: {accuracy['text']} ({accuracy['evidence']})" if accuracy else ""
-        items.append(
-            f"<li><b>{escape(task)}</b>: {escape(acc)}. Significant wins: "
-            f"{escape('; '.join(wins) or 'none')}.</li>"
-        )
+        fairness = result.get("fairness")
+        if fairness is not None and not fairness.get("fair", True):
+            lines = "unfair comparison, no verdict: " + "; ".join(fairness.get("differences", []))
+        else:
+            lines = " ".join(f"{v['text']}." for v in result["verdict"] if v["headline"]) or "nothing to compare"
+        items.append(f"<li><b>{escape(task)}</b>: {escape(lines)}</li>")
     return f"<ul>{''.join(items)}</ul>"
 
 
 def render(report: dict, figures: dict[str, list[Figure]]) -> str:
     """The whole page."""
-    method = w.METHOD_NOTE.format(
-        confidence=report["confidence"], samples=report["bootstrap_samples"], seeds=report["seeds"]
-    )
+    method = w.method_note(report)
     env = _table(["", "value"], [list(r) for r in w.environment_rows(report["environment"])], text_cols=(1,))
     tasks = "".join(_task(task, result, figures.get(task, [])) for task, result in report["results"].items())
     parent = report.get("parent_run_id") or "not tracked"

@@ -19,25 +19,49 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [*lines, ""]
 
 
+def _fairness(fairness: dict | None, frameworks: list[str]) -> list[str]:
+    if fairness is None:
+        return [f"Fairness audit: {w.NOT_MEASURED}.", ""]
+    header, rows = w.fairness_rows(fairness, frameworks)
+    return _table(header, rows)
+
+
 def _task(task: str, result: dict) -> list[str]:
     fws = result["frameworks"]
-    lines = [f"## {task}", "", "### Verdict", ""]
-    if result["verdict"]:
+    fairness = result.get("fairness")
+    unfair = fairness is not None and not fairness.get("fair", True)
+    lines = [f"## {task}", ""]
+    if unfair:
+        lines += ["> **Unfair comparison: no verdict is given.**", ">"]
+        lines += [f"> - {d}" for d in fairness.get("differences", [])] + [""]
+        lines += ["### Fairness audit", "", *_fairness(fairness, list(fws))]
+    lines += ["### Verdict", ""]
+    if unfair:
+        lines += ["No verdict: the comparison is unfair (see the fairness audit above).", ""]
+    elif result["verdict"]:
+        lines += [f"- {v['text']}" for v in result["verdict"] if v["headline"]] + [""]
+        lines += ["#### Verdict detail", ""]
         lines += _table(
-            ["metric", "verdict", "evidence: mean [CI]"],
+            ["question", "outcome", "verdict", "evidence"],
             [
-                [w.label(v["metric"]), f"**{v['text']}**" if v["winner"] else v["text"], v["evidence"]]
+                [v["question"], v["outcome"], f"**{v['text']}**" if v["winner"] else v["text"], v["evidence"]]
                 for v in result["verdict"]
             ],
         )
     else:
         lines += ["One framework only: nothing to compare.", ""]
+    if not unfair:
+        lines += ["### Fairness audit", "", *_fairness(fairness, list(fws))]
     metrics = list(dict.fromkeys(m for s in fws.values() for m in s["metrics"]))
-    lines += ["### Every metric (mean [CI] over seeds)", ""]
+    lines += ["### Every metric (mean [t-interval] over seeds, and each seed)", ""]
     lines += _table(
-        ["metric", *fws],
-        [[w.label(m), *(w.interval(s["metrics"].get(m)) for s in fws.values())] for m in metrics],
+        ["metric", *(h for fw in fws for h in (fw, f"{fw} per seed"))],
+        [
+            [w.label(m), *(c for s in fws.values() for c in (w.interval(s["metrics"].get(m), m), w.per_seed(s, m)))]
+            for m in metrics
+        ],
     )
+    lines += [w.TRAINING_TIMINGS_NOTE, ""]
     lines += ["### Execution modes", ""]
     rows, missing = w.mode_rows(fws)
     rows += [[fw, w.NOT_MEASURED, *[""] * len(w.MODE_COLUMNS)] for fw in missing]
@@ -63,9 +87,7 @@ def render(report: dict) -> str:
         f"MLflow parent run {report.get('parent_run_id') or 'not tracked'}"
         " · plots in comparison.html",
         "",
-        w.METHOD_NOTE.format(
-            confidence=report["confidence"], samples=report["bootstrap_samples"], seeds=report["seeds"]
-        ),
+        w.method_note(report),
         "",
         w.MODES_NOTE,
         "",

@@ -39,7 +39,8 @@ def child_run_ids(report: dict) -> list[str]:
 
 def summary_metrics(report: dict) -> dict[str, float]:
     """`<task>.<framework>.<metric>_mean|_low|_high` for every metric, the modes and ONNX timings,
-    and `<task>.accuracy_difference_*` (leader minus runner-up, paired over test examples)."""
+    `<task>.accuracy_difference_*` (first framework minus second, over seeds x test examples) and
+    `<task>.<question>_ratio_*` (second framework's step time, p50 latency, peak RSS over the first's)."""
     out: dict[str, float] = {}
     for task, result in report["results"].items():
         for fw, summary in result["frameworks"].items():
@@ -57,6 +58,10 @@ def summary_metrics(report: dict) -> dict[str, float]:
             if "difference" in verdict:
                 for part in ("mean", "low", "high"):
                     out[f"{task}.accuracy_difference_{part}"] = verdict["difference"][part]
+            if "ratio" in verdict:
+                question = verdict["question"].replace(" ", "_")
+                for part in ("mean", "low", "high"):
+                    out[f"{task}.{question}_ratio_{part}"] = verdict["ratio"][part]
     return {_UNSAFE.sub("_", key): value for key, value in out.items()}
 
 

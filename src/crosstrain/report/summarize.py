@@ -1,4 +1,4 @@
-"""The numbers of the report: every metric as mean and interval over seeds, validation curves, MFU.
+"""The numbers of the report: every metric as mean and t-interval over seeds, validation curves, MFU.
 
 Everything here is plain data (dicts of floats), so the HTML, the Markdown, the JSON and the
 MLflow parent run all show the same figures.
@@ -90,7 +90,7 @@ def metric_names(runs: list[dict]) -> list[str]:
 
 
 def metric_intervals(runs: list[dict], cfg: ReportConfig) -> dict[str, dict[str, float]]:
-    """Every metric of the runs as mean and bootstrap interval over seeds."""
+    """Every metric of the runs as mean and Student-t interval over seeds (one seed: no interval, n says so)."""
     return {
         metric: interval_dict(mean_ci([run[metric] for run in runs], cfg.confidence, cfg.bootstrap_samples))
         for metric in metric_names(runs)
@@ -98,7 +98,7 @@ def metric_intervals(runs: list[dict], cfg: ReportConfig) -> dict[str, dict[str,
 
 
 def curves(history: list[dict[str, float]], cfg: ReportConfig) -> list[dict[str, float]]:
-    """Validation accuracy per epoch, mean and interval over the seeds that reached that epoch.
+    """Validation accuracy per epoch, mean and t-interval over the seeds that reached that epoch.
 
     Early stopping can end seeds at different epochs; a late epoch's point then rests on fewer
     seeds (its `n` says how many), rather than the curve stopping at the shortest run.

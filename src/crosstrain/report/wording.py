@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from crosstrain import names
 
 LABELS = {
@@ -47,12 +49,31 @@ MODES_NOTE = (
 )
 
 METHOD_NOTE = (
-    "Intervals are {confidence:.0%} bootstrap percentile intervals ({samples:,} resamples) of the mean over "
-    "seeds {seeds}. Test accuracy is compared with a paired bootstrap over test examples (each example's "
-    "correctness averaged over seeds); other metrics by whether the seeds' intervals overlap. "
-    '"No significant difference" means the interval of the difference includes zero '
-    "(or the intervals overlap)."
+    "Intervals over seeds are {confidence:.0%} Student-t intervals (t-interval) of the mean; one seed gives "
+    "no interval and says so. Accuracy: every test example's 0/1 correctness in every seed, the difference "
+    "paired by seed (seed s gives both frameworks the same initial weights and batch order) and by example, "
+    "its variance from a two-way decomposition (seed + example + residual, Satterthwaite degrees of "
+    "freedom), so seed-to-seed variance counts as well as the test set's size. "
+    "Training speed (step time; training time, examples/s, GFLOP/s and MFU are the same measurement), "
+    "inference latency (batch-1 p50) and memory (peak RSS) come from `crosstrain speed`: both frameworks "
+    "measured alternately in fresh processes, paired by round, each a ratio with its t-interval on the "
+    "log scale, Holm-corrected across the three questions; the training runs' own timings are shown but "
+    "decide nothing. Each question ends in a difference (its interval excludes no-difference and the test "
+    "passes), equivalence (two one-sided tests, TOST, at {alpha:.0%}: accuracy within ±{margin} points, "
+    "ratios within 1 ± {speed:.0%}), or inconclusive, with about how many more seeds, test examples or "
+    "rounds would settle it at the observed variance. Inconclusive is not evidence of sameness. "
+    "Drift notes (\"rises with every seed\") are descriptive: three values are monotone one time in three by chance."
 )
+
+
+def method_note(report: dict) -> str:
+    """METHOD_NOTE with the report's confidence and margins filled in (from the verdicts when the report lacks them)."""
+    margins = {v["question"]: v.get("margin") for r in report["results"].values() for v in r["verdict"]}
+    accuracy = report.get("equivalence_margin") or margins.get("accuracy") or 0.01
+    speed = report.get("speed_equivalence") or margins.get("training speed") or 0.05
+    return METHOD_NOTE.format(
+        confidence=report["confidence"], alpha=1.0 - report["confidence"], margin=points(accuracy), speed=speed
+    )
 
 
 def label(metric: str) -> str:
@@ -73,14 +94,93 @@ def number(value) -> str:
     return f"{value:.4g}"
 
 
-def interval(ci: dict | None) -> str:
-    """`mean [low, high]`; a single seed shows only its value."""
+def value(metric: str, x) -> str:
+    """One figure of `metric`: MFU as a percentage, everything else as `number`."""
+    if metric == names.MFU and isinstance(x, int | float) and math.isfinite(x):
+        return f"{100 * x:.3g}%"
+    return number(x)
+
+
+def interval(ci: dict | None, metric: str = "") -> str:
+    """`mean [low, high]` (a t-interval); a single seed shows its value and says it has no interval."""
     if not ci:
         return "-"
-    if ci["n"] < 2 or ci["low"] == ci["high"]:
-        suffix = " (1 seed)" if ci["n"] < 2 else ""
-        return number(ci["mean"]) + suffix
-    return f"{number(ci['mean'])} [{number(ci['low'])}, {number(ci['high'])}]"
+    if ci["n"] < 2:
+        return value(metric, ci["mean"]) + " (1 seed, no interval)"
+    if ci["low"] == ci["high"]:
+        return value(metric, ci["mean"])
+    return f"{value(metric, ci['mean'])} [{value(metric, ci['low'])}, {value(metric, ci['high'])}]"
+
+
+def points(fraction: float) -> str:
+    """An accuracy difference in percentage points, one decimal (finer is below any test set's resolution)."""
+    return f"{100 * fraction:.1f}".replace("-0.0", "0.0")
+
+
+def ratio(mean: float, low: float, high: float) -> str:
+    """`2.7× [2.3, 3.1]`: three significant digits, so 1.05 and 0.95 stay apart."""
+    def sig(x: float) -> str:
+        return f"{x:#.3g}".rstrip(".")  # 2.00, not 2: the digits shown are the digits known
+
+    return f"{sig(mean)}× [{sig(low)}, {sig(high)}]"
+
+
+def needed(count: int | None, unit: str) -> str:
+    """"12 seeds"; "more than 10,000 seeds"; "an unknown number of seeds" when no spread is known."""
+    from crosstrain.evaluation.stats import NEED_CAP
+
+    if count is None:
+        return f"an unknown number of {unit}"
+    if unit.endswith("seeds") and count > NEED_CAP or count > NEED_CAP * 100:
+        return f"more than {NEED_CAP:,} {unit}"
+    return f"{count:,} {unit}"
+
+
+def p_value(p: float) -> str:
+    """A p-value to two significant digits; below 0.0001 as "< 0.0001" (further digits mean nothing)."""
+    return "< 0.0001" if p < 1e-4 else f"{p:.2g}"
+
+
+def drift(values: list[float], unit: str) -> str:
+    """"rises with every seed" / "falls with every round" for 3+ strictly monotone values, else ""."""
+    if len(values) < 3:
+        return ""
+    steps = np.diff(np.asarray(values, dtype=float))
+    if np.all(steps > 0):
+        return f"rises with every {unit}"
+    if np.all(steps < 0):
+        return f"falls with every {unit}"
+    return ""
+
+
+def series(values: list[float], unit: str, metric: str = "") -> str:
+    """Per-seed (or per-round) values in order, with a drift note when they are monotone."""
+    shown = ", ".join(value(metric, v) for v in values)
+    note = drift(values, unit)
+    return f"{shown} ({note})" if note else shown
+
+
+TRAINING_TIMINGS_NOTE = (
+    "Timings and memory in this table come from the training runs (seeds one after another in one "
+    "process, the frameworks in separate stages): shown for reference, they decide no verdict."
+)
+
+
+def per_seed(summary: dict, metric: str) -> str:
+    """A framework's per-seed values of `metric`, in seed order, with a drift note."""
+    values = [run[metric] for run in summary.get("runs", []) if isinstance(run.get(metric), int | float)]
+    return series(values, "seed", metric) if values else "-"
+
+
+def fairness_rows(fairness: dict, frameworks: list[str]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the fairness audit: field, each framework's value, same?, named exception."""
+    header = ["field", *frameworks, "same", "exception"]
+    rows = [
+        [str(r.get("field")), *(str(r.get(fw, "-")) for fw in frameworks), "yes" if r.get("same") else "no",
+         r.get("exception") or ""]
+        for r in fairness.get("rows", [])
+    ]
+    return header, rows
 
 
 def environment_rows(env: dict) -> list[tuple[str, str]]:
