@@ -81,11 +81,10 @@ def versions_of(client: MlflowClient, name: str) -> list:
 def test_register_adds_tagged_versions_aliases_and_champion(
     tracking_server: str, logged_models: dict, tmp_path: Path
 ) -> None:
-    # given: both frameworks trained and evaluated, pytorch clearly ahead and both above min_score
+    # given: both frameworks trained and evaluated over three seeds, pytorch ahead on every seed
     settings = Settings()
-    metric_files = write_inputs(
-        tmp_path, "alpha", logged_models, {"tensorflow": 0.92, "pytorch": 0.97}
-    )
+    scores = {"tensorflow": [0.92, 0.925, 0.92], "pytorch": [0.97, 0.972, 0.975]}
+    metric_files = write_inputs(tmp_path, "alpha", logged_models, scores)
     out_file = tmp_path / "registry" / "alpha.json"
 
     # when
@@ -100,23 +99,28 @@ def test_register_adds_tagged_versions_aliases_and_champion(
     for framework, version in versions.items():
         assert version.run_id == logged_models[framework]["run_id"]
         assert version.tags[TAG_TASK] == "alpha"
-        assert float(version.tags[TEST_ACCURACY]) == {"tensorflow": 0.92, "pytorch": 0.97}[framework]
+        assert float(version.tags[TEST_ACCURACY]) == pytest.approx(np.mean(scores[framework]))
         # and: each framework's alias points at its own version
         assert client.get_model_version_by_alias(name, framework).version == version.version
     # and: pytorch, the better one, is champion
     assert client.get_model_version_by_alias(name, CHAMPION_ALIAS).version == versions["pytorch"].version
     # and: the summary names the same versions, and was written as returned
     assert result["model"] == name and result["metric"] == TEST_ACCURACY and result["min_score"] == 0.9
-    assert result["versions"] == {
-        fw: {"version": versions[fw].version, "run_id": logged_models[fw]["run_id"], "seed": 0, "score": score,
-             "low": score, "high": score, "seeds": 1}
-        for fw, score in (("tensorflow", 0.92), ("pytorch", 0.97))
-    }
+    for fw, values in scores.items():
+        entry = result["versions"][fw]
+        assert entry["version"] == versions[fw].version and entry["run_id"] == logged_models[fw]["run_id"]
+        assert entry["seed"] == 2 and entry["seeds"] == 3  # the best seed on validation data
+        assert entry["score"] == pytest.approx(np.mean(values))
+        assert entry["low"] < entry["score"] < entry["high"]  # a t-interval over 3 seeds
     assert result["gate"]["decision"] == "promoted" and result["candidate"] == "pytorch"
+    # and: the reason says why pytorch and not tensorflow: a paired test over the seeds, not a tie-breaker
+    assert "pytorch better on test_accuracy" in result["gate"]["reason"]
+    assert "seeds-only paired t-test over 3 seed(s)" in result["gate"]["reason"]
+    assert "tie-breaker" not in result["gate"]["reason"]
     assert result["champion"] == {
         "framework": "pytorch",
         "version": versions["pytorch"].version,
-        "score": 0.97,
+        "score": pytest.approx(np.mean(scores["pytorch"])),
     }
     assert read_json(out_file) == result
 
@@ -157,8 +161,10 @@ def test_a_full_tie_goes_to_the_framework_listed_first(
     # when
     result = register(task, Settings(frameworks=order), metric_files, tmp_path / "registry.json")
 
-    # then
+    # then: one seed each is inconclusive; the tie-breaker (log-loss) ties too; the order decides, and says so
     assert result["champion"]["framework"] == champion
+    assert "inconclusive" in result["gate"]["reason"] and "tied too" in result["gate"]["reason"]
+    assert "an exact tie in the means" in result["gate"]["reason"]
     champion_version = MlflowClient().get_model_version_by_alias(registered_model_name(task), CHAMPION_ALIAS)
     assert champion_version.tags[TAG_FRAMEWORK] == champion
 
@@ -173,8 +179,9 @@ def test_a_tied_score_goes_to_the_lower_log_loss_first(
     )
     # when
     result = register("calibrated", Settings(), metric_files, tmp_path / "registry.json")
-    # then: the tie is broken on log-loss, not on the order frameworks are listed in
+    # then: the tie is broken on log-loss, not on the order frameworks are listed in, and it says so
     assert result["champion"]["framework"] == "pytorch"
+    assert "tie-breaker register.tie_breaker=test_log_loss picked pytorch" in result["gate"]["reason"]
 
 
 def test_scores_below_min_score_crown_no_champion(
@@ -343,24 +350,24 @@ def test_the_gate_keeps_the_champion_until_a_candidate_is_better_beyond_noise(
     crowned = register("theta", settings, first, tmp_path / "1.json")["champion"]
     client, name = MlflowClient(), registered_model_name("theta")
 
-    # when: a round whose mean is a little higher, but whose interval overlaps the champion's
+    # when: a round whose mean is a little higher, within the seeds' noise
     close = write_inputs(tmp_path / "2", "theta", logged_models, {"pytorch": [0.955, 0.965, 0.975]})
     kept = register("theta", settings, close, tmp_path / "2.json")
     # then: the champion stays, and the new version says why it was not promoted
-    assert kept["gate"]["decision"] == "kept" and "overlap" in kept["gate"]["reason"]
+    assert kept["gate"]["decision"] == "kept" and "not shown beyond noise" in kept["gate"]["reason"]
     assert client.get_model_version_by_alias(name, CHAMPION_ALIAS).version == crowned["version"]
     version = client.get_model_version(name, kept["versions"]["pytorch"]["version"])
     assert version.tags["crosstrain.gate.decision"] == "kept"
-    assert "overlap" in version.tags["crosstrain.gate.reason"]
+    assert "Welch" in version.tags["crosstrain.gate.reason"]
 
-    # when: a round clearly better, intervals apart
+    # when: a round clearly better, beyond the noise
     better = write_inputs(tmp_path / "3", "theta", logged_models, {"pytorch": [0.99, 0.99, 0.995]})
     promoted = register("theta", settings, better, tmp_path / "3.json")
     # then: it takes the champion alias, with the reason recorded
     assert promoted["gate"]["decision"] == "promoted"
     champion = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
     assert champion.version == promoted["versions"]["pytorch"]["version"]
-    assert "intervals apart" in champion.tags["crosstrain.gate.reason"]
+    assert "one-sided Welch t-test" in champion.tags["crosstrain.gate.reason"]
 
 
 def test_the_gate_needs_min_delta(tracking_server: str, logged_models: dict, tmp_path: Path) -> None:

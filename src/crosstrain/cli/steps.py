@@ -177,6 +177,9 @@ def register(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = N
 
     cfg = settings(params, set_)
     cfg.task(task)
-    result = run(task, cfg, {fw: layout.metrics(task, fw) for fw in cfg.frameworks}, layout.registry(task))
+    # The predictions let the gate use the report's own accuracy test (seeds x test examples).
+    predictions = {fw: layout.plots(task, fw) / names.PREDICTIONS_CSV for fw in cfg.frameworks}
+    result = run(task, cfg, {fw: layout.metrics(task, fw) for fw in cfg.frameworks}, layout.registry(task),
+                 predictions)
     versions = ", ".join(f"{fw}=v{entry['version']}" for fw, entry in result["versions"].items())
     typer.echo(f"register {task}: {result['model']} versions {versions}; {result['decision']}")

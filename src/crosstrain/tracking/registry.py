@@ -3,9 +3,12 @@
 One registered model per task, `crosstrain-<task>`. Every run of this step adds one version per
 framework (its seed with the best validation accuracy: the test split is not used to choose),
 points the alias `<framework>` (`tensorflow`, `pytorch`) at it, and lets the champion gate
-(crosstrain.tracking.gate) decide whether the better framework's version takes `champion`: it must
-reach the task's min_score and beat the current champion's mean by `register.min_delta`, with the
-confidence intervals over seeds apart. The decision and its reason are tags on the version.
+(crosstrain.tracking.gate) decide. The candidate framework follows the report's accuracy verdict:
+with per-example predictions (the CLI passes them) the very same procedure over seeds x test
+examples; without them (Kubeflow passes metrics only) a seeds-only paired t-test on the per-seed
+scores, and the reason says which. "Equivalent" or "inconclusive" goes to `register.tie_breaker`.
+The candidate must reach the task's min_score and beat the current champion by `register.min_delta`
+in a one-sided Welch t-test. The decision and its reason are tags on the version.
 Load the winner with `mlflow.pyfunc.load_model("models:/crosstrain-iris@champion")`.
 
     crosstrain register --task iris
@@ -22,6 +25,7 @@ from typing import Any
 
 from crosstrain.config import Settings
 from crosstrain.errors import CrosstrainError, MissingInputError, TrackingError
+from crosstrain.evaluation import stats
 from crosstrain.evaluation.stats import Interval, mean_ci
 from crosstrain.io import atomic_write_json, read_json
 from crosstrain.names import (
@@ -30,11 +34,13 @@ from crosstrain.names import (
     TAG_FRAMEWORK,
     TAG_SEED,
     TAG_TASK,
+    TEST_ACCURACY,
     TEST_LOG_LOSS,
+    TEST_MACRO_F1,
     registered_model_name,
 )
 from crosstrain.tracking import service
-from crosstrain.tracking.gate import decide
+from crosstrain.tracking.gate import Option, Scores, Verdict, choose, decide
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,7 @@ RUN_KEYS = ("run_id", "model_uri")
 TAG_GATE_METRIC = "crosstrain.gate.metric"
 TAG_GATE_MEAN, TAG_GATE_LOW, TAG_GATE_HIGH, TAG_GATE_N = (
     "crosstrain.gate.mean", "crosstrain.gate.low", "crosstrain.gate.high", "crosstrain.gate.seeds")
+TAG_GATE_SD = "crosstrain.gate.sd"  # the seeds' sample sd: what the next round's Welch test needs
 TAG_GATE_DECISION, TAG_GATE_REASON = "crosstrain.gate.decision", "crosstrain.gate.reason"
 
 
@@ -55,11 +62,17 @@ class Candidate:
     model_uri: str
     seed: int | None
     interval: Interval  # of the register metric over seeds
-    log_loss: float = math.inf  # mean over seeds; breaks ties in the metric: the better-calibrated wins
+    log_loss: float = math.inf  # mean over seeds: a tie-breaker (register.tie_breaker)
+    per_seed: tuple[tuple[int | None, float], ...] = ()  # (seed, register metric) per run
+    macro_f1: float = -math.inf  # mean over seeds: a tie-breaker
 
     @property
     def score(self) -> float:
         return self.interval.mean
+
+    @property
+    def scores(self) -> Scores:
+        return Scores.of([value for _, value in self.per_seed] or [self.score])
 
 
 # --- inputs: all read and checked before the registry is touched ---------------------------------
@@ -107,9 +120,12 @@ def _candidate(task: str, framework: str, metric_file: Path, metric: str, settin
     # The version to register: the best seed on validation data (max keeps the first of equals).
     chosen = max(runs, key=lambda r: r[FINAL_VAL_ACCURACY] if _finite(r.get(FINAL_VAL_ACCURACY)) else -math.inf)
     losses = [float(r[TEST_LOG_LOSS]) for r in runs if _finite(r.get(TEST_LOG_LOSS))]
+    f1s = [float(r[TEST_MACRO_F1]) for r in runs if _finite(r.get(TEST_MACRO_F1))]
     seed = chosen.get("seed")
     return Candidate(framework, chosen["run_id"], chosen["model_uri"], seed if isinstance(seed, int) else None,
-                     interval, sum(losses) / len(losses) if losses else math.inf)
+                     interval, sum(losses) / len(losses) if losses else math.inf,
+                     tuple((r.get("seed"), float(r[metric])) for r in runs),
+                     sum(f1s) / len(f1s) if f1s else -math.inf)
 
 
 def read_candidates(task: str, settings: Settings, metric_files: dict[str, Path]) -> list[Candidate]:
@@ -127,13 +143,68 @@ def read_candidates(task: str, settings: Settings, metric_files: dict[str, Path]
     return [_candidate(task, fw, metric_files[fw], metric, settings) for fw in order]
 
 
-def pick_best(candidates: list[Candidate]) -> Candidate:
-    """The framework with the best mean score: the one the gate weighs against the champion.
+def _accuracy_outcome(task: str, a: Candidate, b: Candidate, settings: Settings,
+                      predictions: dict[str, list[dict[str, str]]] | None) -> tuple[str, str | None, str]:
+    """(outcome, winner, sentence) of a vs b on the register metric, as the report words it."""
+    from crosstrain.report import verdict
 
-    On small test sets accuracies tie often; a tie goes to the lower mean test log-loss, and only a
-    tie in both goes to the framework listed first (max keeps the first of equals).
+    metric, cfg = settings.registry.metric, settings.report
+    if predictions and metric == TEST_ACCURACY and a.framework in predictions and b.framework in predictions:
+        _, ca, cb = verdict._aligned(task, a.framework, b.framework, predictions)
+        outcome, text, winner, _ = verdict.accuracy_sentence(stats.crossed_difference(ca, cb), a.framework,
+                                                             b.framework, cfg)
+        return outcome, winner, f"{text} (the report's test: seeds x test examples)"
+    # Seeds only: pair the runs by seed (seed s gave both frameworks the same weights and batches).
+    mine, theirs = dict(a.per_seed), dict(b.per_seed)
+    seeds = [s for s in mine if s in theirs]
+    est = stats.paired_t([mine[s] - theirs[s] for s in seeds]) if seeds else stats.paired_t([a.score - b.score])
+    m = cfg.equivalence_margin
+    basis = f"seeds-only paired t-test over {est.n} seed(s), no per-example predictions given"
+    if not est.known:
+        return "inconclusive", None, f"{metric} inconclusive: {est.n} paired seed(s) give no variance ({basis})"
+    outcome = stats.outcome(est.p_zero(), est.p_equivalent(-m, m), 1.0 - cfg.confidence)
+    low, high = est.interval(cfg.confidence)
+    shown = f"{a.framework} - {b.framework} {est.mean:+.4f} [{low:+.4f}, {high:+.4f}]"
+    if outcome == "difference":
+        winner = a.framework if est.mean > 0 else b.framework
+        return outcome, winner, f"{winner} better on {metric}: {shown} ({basis})"
+    if outcome == "equivalent":
+        return outcome, None, f"{metric} equivalent within ±{m}: {shown} ({basis})"
+    return outcome, None, f"{metric} inconclusive: {shown} ({basis})"
+
+
+def pick_best(candidates: list[Candidate], settings: Settings | None = None, task: str = "",
+              predictions: dict[str, list[dict[str, str]]] | None = None) -> tuple[Candidate, str]:
+    """(the framework the gate weighs against the champion, why it and not the other).
+
+    It follows the accuracy verdict (see `_accuracy_outcome`); "equivalent" or "inconclusive" goes to
+    `register.tie_breaker`, and a tie there to the framework listed first.
     """
-    return max(candidates, key=lambda c: (c.score, -c.log_loss))
+    settings = settings or Settings()
+    options = [Option(c.framework, c.log_loss, c.macro_f1) for c in candidates]
+    means = {c.framework: c.score for c in candidates}
+    if len(candidates) == 1:
+        outcome, winner, text = "difference", candidates[0].framework, ""
+    else:
+        outcome, winner, text = _accuracy_outcome(task, candidates[0], candidates[1], settings, predictions)
+    framework, reason = choose(outcome, winner, text, options, means, settings.registry.tie_breaker)
+    return next(c for c in candidates if c.framework == framework), reason
+
+
+def _read_predictions(files: dict[str, Path] | None) -> dict[str, list[dict[str, str]]] | None:
+    """Each framework's predictions.csv rows, or None when none were given (or one is missing)."""
+    import csv
+
+    if not files:
+        return None
+    if not all(Path(p).is_file() for p in files.values()):
+        missing = [str(p) for p in files.values() if not Path(p).is_file()]
+        raise MissingInputError(f"{', '.join(missing)} not found: run the evaluate step first")
+    out = {}
+    for fw, path in files.items():
+        with open(path, newline="") as handle:
+            out[str(fw)] = list(csv.DictReader(handle))
+    return out
 
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -170,7 +241,8 @@ def _register_version(client, name: str, task: str, metric: str, candidate: Cand
     interval = candidate.interval
     tags = {TAG_FRAMEWORK: candidate.framework, TAG_TASK: task, metric: repr(candidate.score),
             TAG_GATE_METRIC: metric, TAG_GATE_MEAN: repr(interval.mean), TAG_GATE_LOW: repr(interval.low),
-            TAG_GATE_HIGH: repr(interval.high), TAG_GATE_N: str(interval.n)}
+            TAG_GATE_HIGH: repr(interval.high), TAG_GATE_N: str(interval.n),
+            TAG_GATE_SD: repr(candidate.scores.sd)}
     if candidate.seed is not None:
         tags[TAG_SEED] = str(candidate.seed)
     # The client call, not mlflow.register_model: only it records our run_id for a models:/m-... URI
@@ -188,10 +260,11 @@ def _register_version(client, name: str, task: str, metric: str, candidate: Cand
     return version
 
 
-def current_champion(client, name: str, metric: str) -> tuple[Any, Interval | None]:
-    """(the champion version or None, its interval on `metric` or None when it has none recorded).
+def current_champion(client, name: str, metric: str) -> tuple[Any, Scores | None]:
+    """(the champion version or None, its scores on `metric` or None when it has none recorded).
 
-    Versions registered before the gate existed carry only `<metric>`: one value, no interval.
+    Versions registered before the Welch gate carry no sd (their interval was a bootstrap, whose width
+    says little about the spread): their spread counts as unknown. Older ones carry only `<metric>`.
     """
     from mlflow.exceptions import MlflowException
 
@@ -201,15 +274,15 @@ def current_champion(client, name: str, metric: str) -> tuple[Any, Interval | No
         return None, None
     tags = version.tags
     if tags.get(TAG_GATE_METRIC) == metric and TAG_GATE_MEAN in tags:
-        return version, Interval(float(tags[TAG_GATE_MEAN]), float(tags[TAG_GATE_LOW]),
-                                 float(tags[TAG_GATE_HIGH]), int(tags[TAG_GATE_N]))
+        sd = float(tags.get(TAG_GATE_SD, "nan"))
+        return version, Scores(float(tags[TAG_GATE_MEAN]), sd, int(tags[TAG_GATE_N]) if math.isfinite(sd) else 1)
     if metric in tags:
-        value = float(tags[metric])
-        return version, Interval(value, value, value, 1)
+        return version, Scores(float(tags[metric]), math.nan, 1)
     return version, None
 
 
-def register(task: str, settings: Settings, metric_files: dict[str, Path], out_file: Path) -> dict:
+def register(task: str, settings: Settings, metric_files: dict[str, Path], out_file: Path,
+             prediction_files: dict[str, Path] | None = None) -> dict:
     """Register each framework's model for `task` and run the champion gate; write and return the summary.
 
     Args:
@@ -218,6 +291,9 @@ def register(task: str, settings: Settings, metric_files: dict[str, Path], out_f
             (the confidence level) and `mlflow`.
         metric_files: Framework name -> the evaluate step's metrics JSON (every seed's run).
         out_file: Where to write the summary (registry.json), once registration succeeded.
+        prediction_files: Framework name -> its predictions.csv (seed, index, actual, predicted), for
+            the report's own accuracy test over seeds x test examples; without them (Kubeflow) the
+            frameworks are compared by a seeds-only paired t-test, as the gate's reason says.
 
     Returns:
         `{"model", "metric", "min_score", "min_delta", "versions": {fw: {"version", "run_id", "seed",
@@ -235,7 +311,13 @@ def register(task: str, settings: Settings, metric_files: dict[str, Path], out_f
     candidates = read_candidates(task, settings, metric_files)
     metric, min_score, min_delta = settings.registry.metric, settings.min_score_for(task), settings.registry.min_delta
     name = registered_model_name(task)
-    best = pick_best(candidates)
+    predictions = _read_predictions(prediction_files)
+    best, choice = pick_best(candidates, settings, task, predictions)
+    # --- fairness check (#12) goes here --------------------------------------------------------
+    # Another engineer adds it: crosstrain.fairness.compare.differences(...) over the candidates'
+    # fairness records; any difference sets `unfair` to its reason, which registers the versions
+    # but refuses to move `champion` (decision "rejected").
+    unfair: str | None = None
 
     uri = service.tracking_uri(settings.mlflow)
     service.connect(settings.mlflow)
@@ -243,7 +325,11 @@ def register(task: str, settings: Settings, metric_files: dict[str, Path], out_f
         client = MlflowClient()
         _ensure_registered_model(client, name, task)
         previous, previous_interval = current_champion(client, name, metric)
-        verdict = decide(metric, best.interval, previous_interval, min_score, min_delta)
+        if unfair is not None:
+            verdict = Verdict("rejected", f"{choice}; {unfair}")
+        else:
+            gate = decide(metric, best.scores, previous_interval, min_score, min_delta, settings.report.confidence)
+            verdict = Verdict(gate.decision, f"{choice}; {gate.reason}" if choice else gate.reason)
         versions = {c.framework: _register_version(client, name, task, metric, c) for c in candidates}
         client.set_model_version_tag(name, versions[best.framework], TAG_GATE_DECISION, verdict.decision)
         client.set_model_version_tag(name, versions[best.framework], TAG_GATE_REASON, verdict.reason)
