@@ -12,15 +12,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from crosstrain.models.exceptions import KNOWN_DIFFERENCES
+
 # Fields in which the frameworks legitimately differ, and why it does not matter (or how much).
 EXCEPTIONS: dict[str, str] = {
-    "optimizer.epsilon_placement": (
-        "Keras adds epsilon to sqrt(v) before the bias correction of the step size, PyTorch after it: "
-        "the effective epsilon differs by sqrt(1 - beta2^t), a float32-noise difference at epsilon 1e-7"),
-    "normalization.running_variance": (
-        "PyTorch's BatchNorm updates its running variance with the unbiased batch variance (x n/(n-1), "
-        "n = batch x height x width), Keras with the biased one: under 0.01% at n in the thousands; "
-        "training normalises by the biased variance in both"),
+    **KNOWN_DIFFERENCES,  # the models' own (crosstrain.models.exceptions): stock blocks that differ slightly
     "compile.scope": (
         "compiled mode: XLA compiles TensorFlow's whole step (forward, backward and Adam); torch.compile "
         "compiles the model (forward and backward) and PyTorch's optimiser step stays eager"),

@@ -1,9 +1,10 @@
 """Optimiser constants both frameworks must share.
 
 Keras' Adam defaults to epsilon=1e-7 and PyTorch's to 1e-8; crosstrain sets one value in both.
-One difference remains and is inherent: Keras adds epsilon to sqrt(v_t) before the bias
-correction of the step size, PyTorch after, so the effective epsilon differs by sqrt(1 - beta2^t).
-With epsilon this small the trajectories agree to float32 noise in practice (tests check it).
+Keras also adds epsilon to sqrt(v_t) before the bias correction of the step size, PyTorch after,
+so its effective epsilon is epsilon / sqrt(1 - beta2^t) (32x at step one): far from float32 noise
+for small gradients. crosstrain's TensorFlow Adam (`crosstrain.training.tf.Adam`) uses PyTorch's
+placement, and the fairness record reads the placement back from each optimiser.
 """
 
 ADAM_EPSILON = 1e-7

@@ -213,7 +213,7 @@ def fairness_readback(step: TrainStep, model: nn.Module) -> dict[str, Any]:
         "optimizer.name": type(step.optimizer).__name__.lower(),
         "optimizer.betas": list(group["betas"]) if adam else None,
         "optimizer.epsilon": group["eps"] if adam else None,
-        "optimizer.epsilon_placement": "after the step size's bias correction" if adam else None,
+        "optimizer.epsilon_placement": "after the bias correction" if adam else None,
         "optimizer.amsgrad": bool(group["amsgrad"]) if adam else None,
         "optimizer.momentum": None if adam else float(group["momentum"]),
         "optimizer.nesterov": None if adam else bool(group["nesterov"]),

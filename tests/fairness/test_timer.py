@@ -1,0 +1,101 @@
+"""What the epoch timer counts, on synthetic step durations: warm-up apart, evaluation outside.
+
+`fit` is driven with a train step and a predict function that only sleep, so every duration is
+known: a 60 ms first step (a trace or compile), 4 ms steady steps, and a 30 ms evaluation call.
+
+    .venv/bin/python -m pytest tests/fairness/test_timer.py -q
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from crosstrain import names
+from crosstrain.config import TrainConfig
+from crosstrain.data.dataset import Split
+from crosstrain.training.loop import History, batch_order, fit
+from crosstrain.fairness.record import indices_digest
+
+FIRST, STEADY, EVAL = 0.060, 0.004, 0.030
+ROWS, BATCH = 64, 16  # 4 steps per epoch
+
+
+class SleepingStep:
+    """A TrainStep whose first call takes FIRST seconds and every later one STEADY."""
+
+    def __init__(self) -> None:
+        self.calls, self.lr, self.fed = 0, None, []
+
+    def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0) -> float:
+        time.sleep(FIRST if self.calls == 0 else STEADY)
+        self.calls += 1
+        self.fed.append(y.copy())
+        return 1.0
+
+    def set_learning_rate(self, lr: float) -> None:
+        self.lr = lr
+
+    def learning_rate(self) -> float:
+        return self.lr
+
+    def all_reduce(self, values: np.ndarray) -> np.ndarray:
+        return values
+
+
+def sleeping_predict(x: np.ndarray) -> np.ndarray:
+    time.sleep(EVAL)
+    return np.zeros((len(x), 2), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def run() -> tuple[History, SleepingStep]:
+    data = Split(np.zeros((ROWS, 3), np.float32), np.arange(ROWS, dtype=np.int64) % 2)
+    cfg = TrainConfig(epochs=3, batch_size=BATCH, warmup_steps=2, learning_rate=0.1, schedule="cosine")
+    step = SleepingStep()
+    return fit(step, sleeping_predict, data, data, cfg=cfg, seed=3), step
+
+
+def test_epoch_time_counts_the_steps_and_not_the_evaluation(run):
+    history, _ = run
+    steps = ROWS // BATCH
+    times = [e[names.EPOCH_TIME] for e in history.epochs]
+    # Each epoch evaluates twice (train and val, 30 ms each): none of it may be inside the clock.
+    assert times[0] == pytest.approx(FIRST + (steps - 1) * STEADY, abs=0.015)
+    for later in times[1:]:
+        assert later == pytest.approx(steps * STEADY, abs=0.010)
+        assert later < EVAL
+
+
+def test_warmup_steps_are_left_out_of_throughput_and_compile_time_is_apart(run):
+    history, _ = run
+    speed = history.speed()
+    assert len(history.warmup) == 2
+    assert history.warmup[0] == pytest.approx(FIRST, abs=0.010)
+    # Steady step time: the 10 steps after the 2 warm-up steps, each STEADY.
+    assert speed[names.STEP_TIME] == pytest.approx(STEADY * 1000, abs=1.0)
+    assert speed[names.TRAIN_THROUGHPUT] == pytest.approx(BATCH / STEADY, rel=0.25)
+    # The first step beyond a steady one is the compile (trace) time.
+    assert speed[names.COMPILE_TIME] == pytest.approx(FIRST - STEADY, abs=0.010)
+
+
+def test_a_budget_inside_the_warmup_counts_every_step():
+    history = History(epochs=[{names.EPOCH_TIME: 0.1}], warmup=[0.06, 0.04], warmup_examples=32,
+                      steps=2, examples=32)
+    assert history.speed()[names.TRAIN_THROUGHPUT] == pytest.approx(320.0)
+
+
+def test_the_loop_records_the_learning_rate_and_order_it_fed(run):
+    history, step = run
+    readback = history.readback
+    # Cosine over 3 epochs: 0.1, 0.075, 0.025 - the step's own value at the first, middle and last step.
+    assert readback["optimizer.learning_rate.first_step"] == pytest.approx(0.1)
+    assert readback["optimizer.learning_rate.middle_step"] == pytest.approx(0.075)
+    assert readback["optimizer.learning_rate.last_step"] == pytest.approx(0.025)
+    first = batch_order(ROWS, BATCH, 3, 0)
+    assert readback["batch_order.first_epoch"] == indices_digest(first)
+    assert readback["batch_order.last_epoch"] == indices_digest(batch_order(ROWS, BATCH, 3, 2))
+    # What the step received is what the digest describes (labels are index % 2 here).
+    assert [list(y) for y in step.fed[:4]] == [list(idx % 2) for idx in first]
