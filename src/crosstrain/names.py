@@ -92,6 +92,11 @@ def seed_dir(seed: int) -> str:
     return f"{SEED_DIR_PREFIX}{seed}"
 
 
+# --- fairness (#12) ------------------------------------------------------------------------------
+FAIRNESS_FILE = "fairness.json"                  # a training run's fairness record, in its seed directory
+FAIRNESS_ARTIFACTS = "fairness"                  # ... and as the run's MLflow artifact
+TAG_FAIRNESS_DIGEST = "crosstrain.fairness_digest"  # sha256 of the record's compared fields
+
 # --- resilience (#8) -----------------------------------------------------------------------------
 TAG_CHECKPOINT_KEY = "crosstrain.checkpoint_key"  # sha256 of a training's checkpoint key (params, data, code)
 CHECKPOINT_ARTIFACTS = "checkpoint"              # a run's mirrored checkpoint (Kubeflow: durable storage)

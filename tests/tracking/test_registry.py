@@ -380,3 +380,31 @@ def test_the_gate_needs_min_delta(tracking_server: str, logged_models: dict, tmp
                       tmp_path / "2.json")
     # then: kept, and the reason names min_delta
     assert result["gate"]["decision"] == "kept" and "min_delta 0.05" in result["gate"]["reason"]
+
+
+def test_an_unfair_comparison_registers_but_never_moves_champion(
+    tracking_server: str, logged_models: dict, tmp_path: Path
+) -> None:
+    # given: pytorch clearly better, but its fairness record says Adam ran with another epsilon
+    scores = {"tensorflow": [0.92, 0.925, 0.92], "pytorch": [0.97, 0.972, 0.975]}
+    metric_files = write_inputs(tmp_path, "unfair", logged_models, scores)
+    for framework, path in metric_files.items():
+        data = read_json(path)
+        for run in data["runs"]:
+            epsilon = 1e-6 if framework == "pytorch" else 1e-7
+            run["fairness"] = {"about": {"seed": run["seed"], "framework": framework},
+                               "fields": {"optimizer.epsilon": epsilon, "threads.intra_op": 1}}
+        atomic_write_json(path, data)
+
+    # when
+    result = register("unfair", Settings(), metric_files, tmp_path / "registry.json")
+
+    # then: both versions are registered, champion is not set, and the reason names the field
+    client = MlflowClient(tracking_uri=tracking_server)
+    name = registered_model_name("unfair")
+    assert {v.tags[TAG_FRAMEWORK] for v in versions_of(client, name)} == set(FRAMEWORKS)
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias(name, CHAMPION_ALIAS)
+    assert result["gate"]["decision"] == "rejected" and result["champion"] is None
+    assert ("unfair comparison: unfair: optimizer.epsilon differs (seed 0): tensorflow 1e-07, pytorch 1e-06"
+            in result["gate"]["reason"])

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from crosstrain import names
 from crosstrain.config import Settings
+from crosstrain.errors import UnfairComparison
+from crosstrain.fairness import compare
 from crosstrain.layout import Layout
 from crosstrain.report import html, markdown, parent, plots
 from crosstrain.report.collect import TaskInputs, collect
@@ -55,9 +57,15 @@ def _task_result(inputs: TaskInputs, settings: Settings, env: dict) -> dict:
     summaries = {fw: summarize_framework(fi, settings.report, peak) for fw, fi in inputs.frameworks.items()}
     preds = {fw: fi.predictions for fw, fi in inputs.frameworks.items()}
     registry = inputs.registry
+    # Both frameworks train in the same mode here, so no field is the dimension being compared.
+    fairness = compare.audit(inputs.task, {fw: compare.records_of(fi.metrics)
+                                           for fw, fi in inputs.frameworks.items()})
     return {
         "frameworks": summaries,
-        "verdict": task_verdict(inputs.task, summaries, preds, settings.report),
+        "fairness": fairness,
+        # An unfair comparison gets no verdict: its numbers are shown, its winner is not named.
+        "verdict": task_verdict(inputs.task, summaries, preds, settings.report, speed=inputs.speed,
+                                fairness=fairness),
         "registry": None
         if registry is None
         else {"champion": registry.get("champion"), "gate": registry.get("gate")},
@@ -72,6 +80,8 @@ def compute(settings: Settings, layout: Layout) -> dict:
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "parent_run_id": None,
         "confidence": settings.report.confidence,
+        "equivalence_margin": settings.report.equivalence_margin,
+        "speed_equivalence": settings.report.speed_equivalence,
         "bootstrap_samples": settings.report.bootstrap_samples,
         "seeds": list(settings.seeds),
         "frameworks": [str(fw) for fw in settings.frameworks],
@@ -152,4 +162,9 @@ def build_report(settings: Settings, layout: Layout, track: bool = True) -> dict
         _publish(staging, layout)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    # The report is written (its fairness audit shows what differs), but the step fails: `dvc repro`
+    # stops here and nothing downstream treats the comparison as valid.
+    unfair = [line for result in report["results"].values() for line in result["fairness"]["differences"]]
+    if unfair:
+        raise UnfairComparison(unfair)
     return report

@@ -27,6 +27,7 @@ from crosstrain.config import Settings
 from crosstrain.errors import CrosstrainError, MissingInputError, TrackingError
 from crosstrain.evaluation import stats
 from crosstrain.evaluation.stats import Interval, mean_ci
+from crosstrain.fairness import compare
 from crosstrain.io import atomic_write_json, read_json
 from crosstrain.names import (
     CHAMPION_ALIAS,
@@ -313,11 +314,11 @@ def register(task: str, settings: Settings, metric_files: dict[str, Path], out_f
     name = registered_model_name(task)
     predictions = _read_predictions(prediction_files)
     best, choice = pick_best(candidates, settings, task, predictions)
-    # --- fairness check (#12) goes here --------------------------------------------------------
-    # Another engineer adds it: crosstrain.fairness.compare.differences(...) over the candidates'
-    # fairness records; any difference sets `unfair` to its reason, which registers the versions
-    # but refuses to move `champion` (decision "rejected").
-    unfair: str | None = None
+    # The same fairness audit as the report: an unfair comparison registers the versions but never
+    # moves `champion` (decision "rejected", the differences as the reason).
+    differences = compare.differences(task, {fw: compare.records_of(read_json(path))
+                                             for fw, path in metric_files.items()})
+    unfair: str | None = "; ".join(differences) if differences else None
 
     uri = service.tracking_uri(settings.mlflow)
     service.connect(settings.mlflow)
