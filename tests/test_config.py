@@ -360,7 +360,7 @@ def test_json_schema_has_every_section() -> None:
     schema = Settings.model_json_schema()
     # then: keys as written in params.yaml (`register`, not the attribute name `registry`)
     assert set(schema["properties"]) == {"seed", "seeds", "frameworks", "tasks", "train", "register", "mlflow",
-                                         "latency", "measure", "onnx", "report", "cluster"}
+                                         "latency", "measure", "speed", "onnx", "report", "cluster"}
     assert schema["additionalProperties"] is False
     defs = schema["$defs"]
     assert {"TaskConfig", "TrainConfig", "Split", "TableSource", "SklearnSource"} <= set(defs)
