@@ -21,6 +21,7 @@ from crosstrain.models import exceptions
 from crosstrain.models import spec as neutral
 from crosstrain.models import tf as tf_models
 from crosstrain.models import torch as torch_models
+from parity_weights import large_weights  # tests/parity_weights.py
 
 IMAGE_META = {"modality": "image", "classes": [str(d) for d in range(10)], "image_shape": [28, 28, 1]}
 TEXT_META = {"modality": "text", "classes": ["neg", "neu", "pos"], "vocab_size": 200, "seq_len": 12}
@@ -76,25 +77,6 @@ def assert_same_logits(keras_model, torch_model, x, atol=1e-4):
     )
     assert keras_logits.shape == torch_logits.shape == (len(x), keras_logits.shape[1])
     np.testing.assert_allclose(keras_logits, torch_logits, atol=atol, rtol=1e-4)
-
-
-def large_weights(spec, meta, seed: int) -> neutral.Weights:
-    """Random weights that make every parameter matter: unit-scale embeddings (logits O(1), so a swapped
-    gate or axis cannot hide under the tolerance), random biases, γ, β and batch-norm statistics."""
-    rng = np.random.default_rng(seed)
-    weights = {}
-    for name, w in neutral.initial_weights(spec, meta, seed).items():
-        param = name.rsplit("/", 1)[1]
-        if param == "embeddings":
-            value = rng.normal(0.0, 0.5, w.shape)
-        elif w.ndim > 1:
-            value = rng.normal(0.0, 1.5 / np.sqrt(np.prod(w.shape[:-1])), w.shape)
-        elif param == "moving_variance":
-            value = rng.uniform(0.5, 1.5, w.shape)
-        else:
-            value = (param == "gamma") + rng.normal(0.0, 0.2 if param == "gamma" else 0.1, w.shape)
-        weights[name] = value.astype(np.float32)
-    return weights
 
 
 def keras_moving_variance(torch_after: np.ndarray, before: np.ndarray, momentum: float, n: int) -> np.ndarray:

@@ -16,6 +16,7 @@ import pytest
 
 from crosstrain.config import BiLSTMSpec, CNNSpec, MLPSpec, TransformerSpec
 from crosstrain.models import spec as neutral
+from parity_weights import large_weights  # tests/parity_weights.py
 
 IMAGE_META = {"modality": "image", "classes": [str(d) for d in range(10)], "image_shape": [12, 12, 3]}
 TEXT_META = {"modality": "text", "classes": ["neg", "neu", "pos"], "vocab_size": 50, "seq_len": 10}
@@ -54,23 +55,6 @@ def test_overhead_bench_prints_ratios_per_framework(iris_prepared, repo_root, tm
         assert iris["deterministic_ms"] > 0 and iris["deterministic_ratio"] > 0  # train.deterministic's cost
 
 
-def random_weights(spec, meta, seed: int) -> neutral.Weights:
-    """Unit-scale random weights, biases, γ, β and batch-norm statistics: every parameter matters."""
-    rng = np.random.default_rng(seed)
-    weights = {}
-    for name, w in neutral.initial_weights(spec, meta, seed).items():
-        param = name.rsplit("/", 1)[1]
-        if param == "moving_variance":
-            value = rng.uniform(0.5, 1.5, w.shape)
-        elif w.ndim > 1:
-            scale = 0.5 if param == "embeddings" else 1.5 / np.sqrt(np.prod(w.shape[:-1]))
-            value = rng.normal(0.0, scale, w.shape)
-        else:
-            value = (param == "gamma") + rng.normal(0.0, 0.2, w.shape)
-        weights[name] = value.astype(np.float32)
-    return weights
-
-
 @pytest.mark.parametrize("framework", ["pytorch", "tensorflow"])
 @pytest.mark.parametrize(("spec", "meta"), CASES, ids=[neutral.describe(spec) for spec, _ in CASES])
 def test_stock_models_compute_crosstrains_function(framework, spec, meta, repo_root, monkeypatch):
@@ -82,7 +66,7 @@ def test_stock_models_compute_crosstrains_function(framework, spec, meta, repo_r
 
     stock = importlib.import_module({"pytorch": "stock_torch", "tensorflow": "stock_keras"}[framework])
     models = backends.models(framework)
-    weights = random_weights(spec, meta, seed=4)
+    weights = large_weights(spec, meta, seed=4)
     ours = models.build_model(spec, meta)
     models.set_weights(ours, weights)
     theirs, to_input = stock.build(spec, meta, weights)
