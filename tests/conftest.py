@@ -44,3 +44,21 @@ def mlflow_store(tmp_path, monkeypatch) -> str:
 def small_settings() -> Settings:
     """Default params with a training budget small enough for tests."""
     return Settings.model_validate({"train": {"epochs": 3, "batch_size": 16}})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tensorflow_threads_pinned_first():
+    """Pin TensorFlow's thread pools to params' default (1) before any test runs a TensorFlow op.
+
+    TensorFlow fixes its pools when its runtime starts; `crosstrain train` configures them first
+    thing, but in a test worker whichever test first touched TensorFlow would leave them at
+    TensorFlow's default (every core) for the rest of the worker - and the fairness records rightly
+    report that TensorFlow then trains on more threads than PyTorch.
+    """
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already started (a plugin imported it and ran an op): nothing to pin
+        pass
