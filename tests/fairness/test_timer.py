@@ -35,6 +35,9 @@ class SleepingStep:
         self.fed.append(y.copy())
         return 1.0
 
+    def expect_batch_sizes(self, sizes) -> None:
+        self.expected = set(sizes)
+
     def set_learning_rate(self, lr: float) -> None:
         self.lr = lr
 
@@ -99,3 +102,32 @@ def test_the_loop_records_the_learning_rate_and_order_it_fed(run):
     assert readback["batch_order.last_epoch"] == indices_digest(batch_order(ROWS, BATCH, 3, 2))
     # What the step received is what the digest describes (labels are index % 2 here).
     assert [list(y) for y in step.fed[:4]] == [list(idx % 2) for idx in first]
+
+
+def test_the_loop_announces_the_batch_sizes_it_will_feed():
+    # 70 rows in batches of 16: four full batches and a short one of 6.
+    data = Split(np.zeros((70, 3), np.float32), np.arange(70, dtype=np.int64) % 2)
+    step = SleepingStep()
+    fit(step, lambda x: np.zeros((len(x), 2), np.float32), data, data,
+        cfg=TrainConfig(epochs=1, batch_size=16, warmup_steps=1), seed=0)
+    assert step.expected == {16, 6}
+    assert sorted({len(y) for y in step.fed}) == [6, 16]
+
+
+def test_tensorflow_traces_the_short_last_batch_inside_the_first_step():
+    """A trace in the middle of the first epoch would be a slow steady step, in TensorFlow's time only."""
+    import keras
+
+    from crosstrain.training import tf as tf_training
+
+    data = Split(np.random.default_rng(0).normal(size=(70, 3)).astype(np.float32),
+                 np.arange(70, dtype=np.int64) % 2)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    step = tf_training.make_train_step(model, TrainConfig(), data.x[:1])
+    traces = step._step.experimental_get_tracing_count
+    step.expect_batch_sizes({16, 6})
+    step(data.x[:16], data.y[:16])
+    assert traces() == 2  # both sizes, in the first (warm-up) step
+    step(data.x[:6], data.y[:6])
+    step(data.x[:16], data.y[:16])
+    assert traces() == 2  # and never again

@@ -197,17 +197,20 @@ class Transformer(nn.Module):
             self.layers[f"encoder_{i}_ff_1"] = nn.Linear(d, spec.ff_dim)
             self.layers[f"encoder_{i}_ff_2"] = nn.Linear(spec.ff_dim, d)
             self.layers[f"encoder_{i}_norm_2"] = nn.LayerNorm(d, eps=spec.ln_epsilon)
-        self.sublayer_dropout = nn.Dropout(spec.dropout)
+        # One module per place, named as Keras' layers are (dropout draws from the global generator
+        # either way): the fairness record counts modules, so a shared one would read as fewer.
+        names = ["embedding_dropout"] + [f"encoder_{i}_dropout_{j}" for i in range(spec.layers) for j in (1, 2)]
+        self.dropouts = nn.ModuleDict({name: nn.Dropout(spec.dropout) for name in names})
         _head(self, spec, d, len(meta["classes"]))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        layer = self.layers
-        x = self.sublayer_dropout(layer["position_embedding"](layer["embedding"](ids)))
+        layer, drop = self.layers, self.dropouts
+        x = drop["embedding_dropout"](layer["position_embedding"](layer["embedding"](ids)))
         for i in range(self.depth):
             name = f"encoder_{i}"
             q, k, v = (layer[f"{name}_{part}"](x) for part in ("query", "key", "value"))
             a = layer[f"{name}_output"](attention(q, k, v, self.heads))
-            x = layer[f"{name}_norm_1"](x + self.sublayer_dropout(a))
+            x = layer[f"{name}_norm_1"](x + drop[f"{name}_dropout_1"](a))
             f = layer[f"{name}_ff_2"](torch.relu(layer[f"{name}_ff_1"](x)))
-            x = layer[f"{name}_norm_2"](x + self.sublayer_dropout(f))
+            x = layer[f"{name}_norm_2"](x + drop[f"{name}_dropout_2"](f))
         return _apply_head(self, x.mean(dim=1))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,6 +54,9 @@ class TrainStep(Protocol):
 
         Returns the shard's mean loss times `weight`: summed over ranks, the global batch's mean loss.
         """
+
+    def expect_batch_sizes(self, sizes: Collection[int]) -> None:
+        """The shard sizes `fit` will feed, told before the first step (TensorFlow traces each once)."""
 
     def set_learning_rate(self, lr: float) -> None: ...
 
@@ -219,6 +222,9 @@ def fit(
     world = world or World()
     history = history or History()
     per_epoch = math.ceil(len(train) / cfg.batch_size)
+    last = len(train) % cfg.batch_size
+    train_step.expect_batch_sizes({len(shard(np.arange(n), rank, world.size))
+                                   for n in {cfg.batch_size, last} - {0} for rank in range(world.size)})
     middle_step = cfg.epochs * per_epoch // 2
     for epoch in range(len(history.epochs), cfg.epochs):
         if history.stopped_early:

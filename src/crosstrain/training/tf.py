@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,12 +194,12 @@ class TrainStep:
         # right only when every replica's shard has the same size.
         self.loss_fn = loss_fn = keras.losses.CategoricalCrossentropy(
             from_logits=True, label_smoothing=cfg.label_smoothing, reduction="none")
-        # One signature with a free batch dimension: the short last batch must not trigger a retrace.
-        signature = [
-            tf.TensorSpec([None, *example.shape[1:]], tf.as_dtype(example.dtype)),
-            tf.TensorSpec([None], tf.int64),
-            tf.TensorSpec([], tf.float32),
-        ]
+        # One concrete function per batch size, not one signature with a free batch dimension: with
+        # an unknown batch size Keras' LSTM step runs 1.2x slower (`make bench-overhead`). The sizes
+        # `fit` will feed are traced together on the first call (see `expect_batch_sizes`), so the
+        # short last batch's trace is compile time, not a slow step in the first epoch.
+        self._features = (example.shape[1:], tf.as_dtype(example.dtype))
+        self._pending: set[int] = set()
 
         bn_stats = [v for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
                     for v in (layer.moving_mean, layer.moving_variance)] if self.ctx.world.distributed else []
@@ -230,13 +231,23 @@ class TrainStep:
         jit = {"jit_compile": True} if cfg.execution == "compiled" else {}
         self.model, self.jit_compile = model, bool(jit)
 
-        @tf.function(input_signature=signature, **jit)
+        @tf.function(**jit)
         def step(x, y, weight):
             return strategy.run(replica_step, args=(x, y, weight))
 
         self._step = step
 
+    def expect_batch_sizes(self, sizes: Collection[int]) -> None:
+        """Trace the step for each of these shard sizes on the next call, inside that first step."""
+        self._pending.update(sizes)
+
     def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0):
+        if self._pending:
+            shape, dtype = self._features
+            for size in sorted(self._pending - {len(x)}):
+                self._step.get_concrete_function(tf.TensorSpec([size, *shape], dtype),
+                                                 tf.TensorSpec([size], tf.int64), tf.TensorSpec([], tf.float32))
+            self._pending.clear()
         return self._step(tf.constant(x), tf.constant(y), tf.constant(weight, tf.float32))
 
     def set_learning_rate(self, lr: float) -> None:

@@ -16,6 +16,7 @@ import contextlib
 import datetime
 import os
 import random
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +172,9 @@ class TrainStep:
         for buf in self.bn_stats:
             buf.copy_(flat[offset : offset + buf.numel()].view_as(buf))
             offset += buf.numel()
+
+    def expect_batch_sizes(self, sizes: Collection[int]) -> None:
+        """Nothing to prepare: eager PyTorch has no per-shape trace (torch.compile recompiles lazily)."""
 
     def set_learning_rate(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
