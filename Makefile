@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # dvc.yaml runs `crosstrain ...`: make the venv's commands the ones found.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv run run-full repro test test-fast ui bench bench-accuracy lint clean
+.PHONY: help venv run run-full repro test test-fast ui bench bench-accuracy lint typecheck clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,8 +52,11 @@ bench: venv ## Print training speed and latency of both frameworks (see bench/RE
 bench-accuracy: venv ## Train the default models at full size in both frameworks; print test accuracy
 	$(BIN)/python bench/accuracy.py
 
-lint: venv ## Ruff
-	$(BIN)/ruff check src tests bench
+lint: venv ## Ruff: style, import order, complexity <= 12, docstrings and argument types in src
+	$(BIN)/ruff check src tests bench components pipelines
+
+typecheck: venv ## mypy on src
+	$(BIN)/mypy
 
 include bench/bench.mk
 include k8s/images.mk

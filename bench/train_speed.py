@@ -24,6 +24,9 @@ import numpy as np
 
 def worker(framework: str, epochs: int, threads: int, batch_size: int) -> dict:
     """Train once in this process and return its timings."""
+    import tempfile
+    from pathlib import Path
+
     from crosstrain import backends
     from crosstrain.config import MLPSpec, TaskConfig, TrainConfig
     from crosstrain.data.dataset import load_split
@@ -31,8 +34,6 @@ def worker(framework: str, epochs: int, threads: int, batch_size: int) -> dict:
     from crosstrain.evaluation.evaluate import batch1_latency
     from crosstrain.models.spec import initial_weights
     from crosstrain.training.loop import fit
-    import tempfile
-    from pathlib import Path
 
     prepared = Path(tempfile.mkdtemp()) / "iris"
     meta = ingest("iris", TaskConfig(), 42, prepared)

@@ -28,11 +28,11 @@ from typing import Any
 
 import components as c
 from components.train.component import train_distributed
+from kfp import compiler, dsl, kubernetes
 
 from crosstrain.cluster_config import ClusterConfig, Resources
 from crosstrain.config import Framework, Settings
 from crosstrain.kfp_support.steps import dump
-from kfp import compiler, dsl, kubernetes
 
 NAME = "crosstrain-comparison"
 COMPILED = Path(__file__).parent / "compiled" / f"{NAME}.yaml"

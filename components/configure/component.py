@@ -1,7 +1,8 @@
 """configure: apply the pipeline's typed parameters to the params text and validate it once."""
 
-from components.images import BASE_IMAGE
 from kfp import dsl
+
+from components.images import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)

@@ -1,9 +1,9 @@
 """evaluate: test metrics, confusion matrix and curves of one trained model (crosstrain.evaluation)."""
 
+from kfp import dsl
 from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
 from components.images import BASE_IMAGE
-from kfp import dsl
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)

@@ -1,9 +1,9 @@
 """export: the first seed's model to ONNX, parity-checked and timed in ONNX Runtime (crosstrain.export)."""
 
+from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
 from components.images import BASE_IMAGE
-from kfp import dsl
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)

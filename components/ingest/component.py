@@ -4,10 +4,10 @@ With `dvc_repo`, the prepared data of that git revision is read through dvc.api 
 checked (crosstrain.data.versioned), so the run trains on exactly the data a `dvc repro` there has.
 """
 
+from kfp import dsl
 from kfp.dsl import Dataset, Output
 
 from components.images import BASE_IMAGE
-from kfp import dsl
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)

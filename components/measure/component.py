@@ -1,9 +1,9 @@
 """measure: every execution mode of one task and framework timed the same way (crosstrain.perf.modes)."""
 
+from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Output
 
 from components.images import BASE_IMAGE
-from kfp import dsl
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)

@@ -1,9 +1,9 @@
 """register: every framework's model into the MLflow registry, champion gate (crosstrain.tracking)."""
 
+from kfp import dsl
 from kfp.dsl import Input, Metrics, Output
 
 from components.images import BASE_IMAGE
-from kfp import dsl
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)

@@ -4,10 +4,10 @@
 every task's gathered tree (crosstrain.report.build.build_report reads a project root).
 """
 
+from kfp import dsl
 from kfp.dsl import HTML, Artifact, Input, Markdown, Metrics, Output
 
 from components.images import BASE_IMAGE
-from kfp import dsl
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)

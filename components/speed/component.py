@@ -1,9 +1,9 @@
 """speed: every framework timed alternately (ABBA), a fresh process each (crosstrain.perf.speed)."""
 
+from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Output
 
 from components.images import BASE_IMAGE
-from kfp import dsl
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)

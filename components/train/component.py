@@ -4,10 +4,10 @@
 it instead, in crosstrain-base; it runs a Kubeflow Trainer TrainJob and waits (crosstrain.kube.launch).
 """
 
+from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
 from components.images import BASE_IMAGE, PYTORCH_IMAGE
-from kfp import dsl
 
 
 @dsl.component(base_image=PYTORCH_IMAGE, install_kfp_package=False)

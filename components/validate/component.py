@@ -1,9 +1,9 @@
 """validate: the Great Expectations suite on the prepared splits; a failure stops the task's branch."""
 
+from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Output
 
 from components.images import BASE_IMAGE
-from kfp import dsl
 
 
 @dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)

@@ -16,8 +16,8 @@ import pytest
 from crosstrain import names
 from crosstrain.config import TrainConfig
 from crosstrain.data.dataset import Split
-from crosstrain.training.loop import History, batch_order, fit
 from crosstrain.fairness.record import indices_digest
+from crosstrain.training.loop import History, batch_order, fit
 
 FIRST, STEADY, EVAL = 0.060, 0.004, 0.030
 ROWS, BATCH = 64, 16  # 4 steps per epoch

@@ -208,7 +208,6 @@ def test_ingest_component_reads_the_dvc_version(versioned, params_text, tmp_path
 def test_ingest_with_dvc_repo_through_kfp_local(versioned, params_text, tmp_path, monkeypatch):
     # kfp.local runs the component's source in a subprocess, as the cluster would
     import components as c
-
     from kfp import local
 
     monkeypatch.chdir(tmp_path)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kfp import components as kfp_components
 from pipelines import pipeline as p
 
 from crosstrain.config import Settings, load_settings
 from crosstrain.errors import ConfigError
-from kfp import components as kfp_components
 
 GPU_PARAMS = {
     "cluster": {

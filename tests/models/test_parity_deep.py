@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from parity_weights import large_weights  # tests/parity_weights.py
 
 from crosstrain.config import BiLSTMSpec, CNNSpec, MLPSpec, SoftmaxSpec, TransformerSpec
 from crosstrain.errors import ConfigError
@@ -21,7 +22,6 @@ from crosstrain.models import exceptions
 from crosstrain.models import spec as neutral
 from crosstrain.models import tf as tf_models
 from crosstrain.models import torch as torch_models
-from parity_weights import large_weights  # tests/parity_weights.py
 
 IMAGE_META = {"modality": "image", "classes": [str(d) for d in range(10)], "image_shape": [28, 28, 1]}
 TEXT_META = {"modality": "text", "classes": ["neg", "neu", "pos"], "vocab_size": 200, "seq_len": 12}

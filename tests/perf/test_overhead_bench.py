@@ -13,10 +13,10 @@ import sys
 
 import numpy as np
 import pytest
+from parity_weights import large_weights  # tests/parity_weights.py
 
 from crosstrain.config import BiLSTMSpec, CNNSpec, MLPSpec, TransformerSpec
 from crosstrain.models import spec as neutral
-from parity_weights import large_weights  # tests/parity_weights.py
 
 IMAGE_META = {"modality": "image", "classes": [str(d) for d in range(10)], "image_shape": [12, 12, 3]}
 TEXT_META = {"modality": "text", "classes": ["neg", "neu", "pos"], "vocab_size": 50, "seq_len": 10}

@@ -126,8 +126,9 @@ def run(
         )
     module = _pipeline()
     cfg = settings(params, set_)
-    from crosstrain.tracking.service import tracking_uri
     from kfp import local as kfp_local
+
+    from crosstrain.tracking.service import tracking_uri
 
     root = pipeline_root or Path(tempfile.mkdtemp(prefix="crosstrain-kfp-"))
     kfp_local.init(

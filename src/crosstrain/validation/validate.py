@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-
 from crosstrain.data.dataset import load_meta
 from crosstrain.errors import DataValidationError, MissingInputError
 from crosstrain.io import atomic_dir, atomic_write_json
