@@ -59,7 +59,8 @@ def audit(task: str, records: Mapping[str, Sequence[Mapping[str, Any]]],
                 break
         row: dict[str, Any] = {"field": field, "same": same, "exception": None}
         for fw in frameworks:
-            row[fw] = _shown(per_seed[fw][shown_seed].get(field, "(not recorded)")) if seeds else ""
+            row[fw] = ("" if shown_seed is None
+                       else _shown(per_seed[fw][shown_seed].get(field, "(not recorded)")))
         if not same:
             if field in EXCEPTIONS:
                 row["exception"] = EXCEPTIONS[field]
@@ -67,8 +68,8 @@ def audit(task: str, records: Mapping[str, Sequence[Mapping[str, Any]]],
                 row["exception"] = "the dimension being compared"
             else:
                 where = f" (seed {shown_seed})" if len(seeds) > 1 else ""
-                values = ", ".join(f"{fw} {row[fw]}" for fw in frameworks)
-                differences.append(f"unfair comparison: {task}: {field} differs{where}: {values}")
+                shown = ", ".join(f"{fw} {row[fw]}" for fw in frameworks)
+                differences.append(f"unfair comparison: {task}: {field} differs{where}: {shown}")
         rows.append(row)
     return {"fair": not differences, "seeds": seeds, "rows": rows, "differences": differences}
 

@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from crosstrain import names
-from crosstrain.config import Settings, _describe, apply_override
+from crosstrain.config import Framework, Settings, _describe, apply_override
 from crosstrain.errors import ConfigError, MissingInputError
 from crosstrain.io import read_json
 from crosstrain.layout import Layout
@@ -106,8 +106,8 @@ def train(params: str, task: str, framework: str, prepared: str, model_dir: str,
     from crosstrain.training.step import train as run
 
     checkpoints = Path(checkpoint_dir) if checkpoint_dir else None
-    return run(task, load(params), framework, Path(prepared), Path(model_dir), checkpoints=checkpoints,
-               mirror=checkpoints is not None)
+    return run(task, load(params), Framework(framework), Path(prepared), Path(model_dir),
+               checkpoints=checkpoints, mirror=checkpoints is not None)
 
 
 def train_distributed(params: str, task: str, framework: str, prepared: str, model_dir: str) -> list[dict]:
@@ -128,7 +128,8 @@ def evaluate(
     from crosstrain.evaluation.evaluate import evaluate as run
 
     result = run(
-        task, load(params), framework, Path(prepared), Path(model_dir), Path(metrics_file), Path(plots_dir)
+        task, load(params), Framework(framework), Path(prepared), Path(model_dir), Path(metrics_file),
+        Path(plots_dir),
     )
     return {**result, "confusion": read_json(Path(plots_dir) / "confusion.json")}
 
@@ -137,7 +138,7 @@ def measure(params: str, task: str, framework: str, prepared: str, out_file: str
     """`crosstrain measure`: a short training and inference timed in every mode of `measure.modes`."""
     from crosstrain.perf.modes import measure_modes
 
-    return measure_modes(task, load(params), framework, Path(prepared), Path(out_file))
+    return measure_modes(task, load(params), Framework(framework), Path(prepared), Path(out_file))
 
 
 def speed(params: str, task: str, prepared: str, out_file: str) -> dict:
@@ -158,7 +159,8 @@ def export(
 
     settings = load(params)
     seed_dir = Path(model_dir) / names.seed_dir(settings.seeds[0])
-    return run(task, settings, framework, seed_dir, Path(prepared), Path(out_file), Path(onnx_file))
+    return run(task, settings, Framework(framework), seed_dir, Path(prepared), Path(out_file),
+               Path(onnx_file))
 
 
 def register(params: str, task: str, metric_files: list[str], out_file: str) -> dict:
@@ -193,14 +195,14 @@ def gather(
     """
     layout = Layout(Path(out_dir))
     copies: list[tuple[Path, Path]] = []
-    for fw, src in metric_files.items():
-        copies.append((Path(src), layout.metrics(task, fw)))
-    for fw, src in plots_dirs.items():
-        copies.append((Path(src), layout.plots(task, fw)))
-    for fw, src in modes_files.items():
-        copies.append((Path(src), layout.modes(task, fw)))
-    for fw, src in onnx_files.items():
-        copies.append((Path(src), layout.onnx(task, fw)))
+    for fw, path in metric_files.items():
+        copies.append((Path(path), layout.metrics(task, fw)))
+    for fw, path in plots_dirs.items():
+        copies.append((Path(path), layout.plots(task, fw)))
+    for fw, path in modes_files.items():
+        copies.append((Path(path), layout.modes(task, fw)))
+    for fw, path in onnx_files.items():
+        copies.append((Path(path), layout.onnx(task, fw)))
     if registry_file:
         copies.append((Path(registry_file), layout.registry(task)))
     if speed_file:
