@@ -37,7 +37,8 @@ def crosstrain(args: list[str], cwd: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", type=Path, default=HERE / "accuracy.yaml")
     parser.add_argument("--tasks", help="comma-separated subset of the params' tasks")
     parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE")
@@ -45,7 +46,8 @@ def main() -> None:
     args = parser.parse_args()
 
     params = yaml.safe_load(args.params.read_text())
-    tasks = args.tasks.split(",") if args.tasks else [t for t, c in params["tasks"].items() if c.get("enabled", True)]
+    tasks = (args.tasks.split(",") if args.tasks
+             else [t for t, c in params["tasks"].items() if c.get("enabled", True)])
     work = Path(tempfile.mkdtemp(prefix="crosstrain-bench-"))
     shutil.copy(args.params, work / "params.yaml")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
@@ -57,7 +59,8 @@ def main() -> None:
         if params["tasks"][task]["source"].get("kind") == "mnist-idx":
             path = params["tasks"][task]["source"]["path"]
             if not Path(path).exists():
-                print(f"skip {task}: {path} not found (apt-get install dataset-fashion-mnist)", file=sys.stderr)
+                print(f"skip {task}: {path} not found (apt-get install dataset-fashion-mnist)",
+                      file=sys.stderr)
                 continue
         start = time.time()
         crosstrain(["ingest", "--task", task, *sets], work)

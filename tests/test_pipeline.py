@@ -33,7 +33,8 @@ def run(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedPr
     env = {k: v for k, v in os.environ.items() if not k.startswith(leaks)}
     env["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
 
 
@@ -93,7 +94,8 @@ def test_repro_writes_both_frameworks_metrics(project, repro):
         for values in metrics.values():
             assert [r["seed"] for r in values["runs"]] == list(SEEDS)
             assert 0.0 <= values["mean"][names.TEST_ACCURACY] <= 1.0
-            onnx = json.loads((project / "metrics" / task / "onnx" / f"{values['framework']}.json").read_text())
+            onnx_file = project / "metrics" / task / "onnx" / f"{values['framework']}.json"
+            onnx = json.loads(onnx_file.read_text())
             assert onnx["exported"] and onnx[names.ONNX_MAX_ABS_DIFF] <= 1e-4
     # and the report covers every task in both frameworks
     html = (project / "reports" / "comparison.html").read_text()
@@ -126,8 +128,8 @@ def test_runs_and_registry_land_in_the_embedded_store(project, repro):
     assert len(kinds[names.KIND_COMPARISON]) == 1
     parent = kinds[names.KIND_COMPARISON][0].info.run_id
     training = kinds[names.KIND_TRAINING]
-    assert sorted((r.data.tags[names.TAG_TASK], r.data.tags[names.TAG_FRAMEWORK], int(r.data.tags[names.TAG_SEED]))
-                  for r in training) == sorted(
+    assert sorted((r.data.tags[names.TAG_TASK], r.data.tags[names.TAG_FRAMEWORK],
+                   int(r.data.tags[names.TAG_SEED])) for r in training) == sorted(
         (task, fw, seed) for task in TASKS for fw in ("tensorflow", "pytorch") for seed in SEEDS)
     assert len(kinds[names.KIND_MODE]) == len(TASKS) * 2 * 2
     assert all(r.data.tags.get(names.TAG_PARENT) == parent for r in training + kinds[names.KIND_MODE])
@@ -137,7 +139,8 @@ def test_runs_and_registry_land_in_the_embedded_store(project, repro):
         tags = r.data.tags
         assert {names.TAG_GIT_COMMIT, names.TAG_GIT_DIRTY, names.TAG_PARAMS_HASH, names.TAG_DATA_DIGEST,
                 names.TAG_VERSION_PREFIX + "python", names.TAG_VERSION_PREFIX + "crosstrain"} <= set(tags)
-    assert all(f"{names.TAG_DATA_DIGEST}.{task}" in kinds[names.KIND_COMPARISON][0].data.tags for task in TASKS)
+    comparison_tags = kinds[names.KIND_COMPARISON][0].data.tags
+    assert all(f"{names.TAG_DATA_DIGEST}.{task}" in comparison_tags for task in TASKS)
     for task in TASKS:
         model = client.get_registered_model(names.registered_model_name(task))
         assert {"tensorflow", "pytorch", names.CHAMPION_ALIAS} <= set(model.aliases)
@@ -151,8 +154,8 @@ def test_exp_run_with_a_param_override_reruns_only_training(project, repro):
     assert "Running stage 'train@iris-pytorch'" in out
     assert "Running stage 'ingest@iris'" not in out and "Running stage 'validate@iris'" not in out
     assert "Running stage 'train@images-pytorch'" not in out
-    info = json.loads((project / "models" / "iris" / "pytorch" / names.seed_dir(SEEDS[0]) / names.TRAIN_INFO_FILE)
-                      .read_text())
+    seed_dir = project / "models" / "iris" / "pytorch" / names.seed_dir(SEEDS[0])
+    info = json.loads((seed_dir / names.TRAIN_INFO_FILE).read_text())
     assert info[names.PARAM_COUNT] == 4 * 8 + 8 + 8 * 3 + 3
 
 

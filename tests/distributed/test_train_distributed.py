@@ -41,7 +41,8 @@ def project(tmp_path, monkeypatch, iris_prepared, mlflow_store):
 
 
 def _history(project, framework) -> list[dict]:
-    return json.loads((project / "models" / "iris" / framework / names.seed_dir(0) / names.HISTORY_FILE).read_text())
+    seed_dir = project / "models" / "iris" / framework / names.seed_dir(0)
+    return json.loads((seed_dir / names.HISTORY_FILE).read_text())
 
 
 @pytest.mark.parametrize("framework", list(Framework))
@@ -52,7 +53,8 @@ def test_two_workers_match_one_and_log_one_run(framework, project, mlflow_store)
     # When the same settings train on 2 workers
     assert main(["train", "--task", "iris", "--framework", framework, "--workers", "2"]) == 0
     double = _history(project, framework)
-    info = json.loads((project / "models" / "iris" / framework / names.seed_dir(0) / names.TRAIN_INFO_FILE).read_text())
+    seed_dir = project / "models" / "iris" / framework / names.seed_dir(0)
+    info = json.loads((seed_dir / names.TRAIN_INFO_FILE).read_text())
 
     # Then the loss and accuracy curves are the 1-worker ones, within float re-ordering
     for one, two in zip(single, double, strict=True):
