@@ -58,7 +58,8 @@ def worker(framework: str, epochs: int, threads: int, batch_size: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5, help="fresh-process measurements per framework")
     parser.add_argument("--epochs", type=int, default=30, help="epochs per measurement (first is warm-up)")
     parser.add_argument("--threads", type=int, default=1, help="intra/inter-op threads, same for both")
@@ -87,10 +88,12 @@ def main() -> None:
 
     print(f"\niris MLP[16], batch {args.batch_size}, {args.epochs} epochs, {args.threads} thread(s), "
           f"{args.repeats} fresh processes each, medians ({time.time() - started:.0f} s)")
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
+    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+          f"python {platform.python_version()}")
     print(f"{'metric':<24}{'tensorflow':>14}{'pytorch':>14}{'TF / PT':>10}")
     for key, label in [("samples_per_s", "train samples/s"), ("first_epoch_s", "first epoch (s)"),
-                       ("latency_ms_p50", "batch-1 latency p50 ms"), ("final_val_accuracy", "final val accuracy")]:
+                       ("latency_ms_p50", "batch-1 latency p50 ms"),
+                       ("final_val_accuracy", "final val accuracy")]:
         tf_v, pt_v = med("tensorflow", key), med("pytorch", key)
         print(f"{label:<24}{tf_v:>14.4g}{pt_v:>14.4g}{tf_v / pt_v:>10.2f}")
 

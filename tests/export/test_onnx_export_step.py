@@ -91,8 +91,9 @@ def test_too_tight_tolerance_fails_clearly(iris_prepared, tmp_path):
     out = tmp_path / "onnx.json"
 
     # when / then: the export fails naming task, framework and the difference, and writes nothing
-    with pytest.raises(OnnxParityError, match=r"ONNX export of iris/tensorflow .* differs from the native model "
-                                              r"by up to \S+ in the test logits, more than onnx.atol=1e-12"):
+    with pytest.raises(OnnxParityError,
+                       match=r"ONNX export of iris/tensorflow .* differs from the native model "
+                             r"by up to \S+ in the test logits, more than onnx.atol=1e-12"):
         export("iris", settings, Framework.TENSORFLOW, model_dir, iris_prepared, out)
     assert not out.exists()
 
