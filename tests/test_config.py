@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import BaseModel
 
 from crosstrain.config import (
     Framework,
@@ -52,6 +54,38 @@ def test_repo_params_yaml_loads(repo_root: Path) -> None:
     assert cfg.task("iris").split.train == pytest.approx(0.7)
 
 
+def _differences(ours: object, defaults: object, where: str) -> list[str]:
+    """`where.key: ours != defaults` for every leaf where two dumped sections differ."""
+    if isinstance(ours, dict) and isinstance(defaults, dict):
+        return [line for key in sorted(ours.keys() | defaults.keys())
+                for line in _differences(ours.get(key), defaults.get(key), f"{where}.{key}")]
+    return [] if ours == defaults else [f"{where}: params.yaml {ours!r} != schema default {defaults!r}"]
+
+
+def test_repo_params_yaml_spells_out_the_schema_defaults(repo_root: Path) -> None:
+    # given: the repository's params.yaml, and the sections it sets outside the per-task ones
+    raw = yaml.safe_load((repo_root / "params.yaml").read_text())
+    sections = sorted(set(raw) - {"tasks"})
+    # when: each is loaded, and compared with what the schema gives a file that leaves it out
+    cfg, defaults = load_settings(repo_root / "params.yaml"), Settings()
+    names = {field.alias or name: name for name, field in Settings.model_fields.items()}
+    differences = [
+        line
+        for section in sections
+        for line in _differences(
+            _dumped(getattr(cfg, names[section])), _dumped(getattr(defaults, names[section])), section
+        )
+    ]
+    # then: the defaults live in the schema, and params.yaml shows the same values (`make run` = defaults)
+    assert sections, "params.yaml sets no section outside `tasks`"
+    assert not differences, "\n".join(differences)
+
+
+def _dumped(value: object) -> object:
+    """A section (or a top-level value) as plain data, for a field-by-field comparison."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
 def test_missing_sections_take_the_defaults(params: Path) -> None:
     # given: a file that sets only the seed and one task
     # when
@@ -60,7 +94,7 @@ def test_missing_sections_take_the_defaults(params: Path) -> None:
     assert cfg.seed == 7
     assert cfg.frameworks == list(Framework)
     assert cfg.train == Settings().train
-    assert cfg.train.epochs == 50 and cfg.train.optimizer == "adam"
+    assert cfg.train.epochs == 60 and cfg.train.optimizer == "adam" and cfg.train.deterministic
     assert cfg.task("iris").model == MLPSpec(hidden=[16], activation="relu")
     assert cfg.task("iris").limit is None
     assert cfg.registry.min_score == pytest.approx(0.9)
@@ -359,8 +393,8 @@ def test_json_schema_has_every_section() -> None:
     # when
     schema = Settings.model_json_schema()
     # then: keys as written in params.yaml (`register`, not the attribute name `registry`)
-    assert set(schema["properties"]) == {"seed", "seeds", "frameworks", "tasks", "train", "register", "mlflow",
-                                         "latency", "measure", "speed", "onnx", "report", "cluster"}
+    assert set(schema["properties"]) == {"seed", "seeds", "frameworks", "tasks", "train", "register",
+                                         "mlflow", "latency", "measure", "speed", "onnx", "report", "cluster"}
     assert schema["additionalProperties"] is False
     defs = schema["$defs"]
     assert {"TaskConfig", "TrainConfig", "Split", "TableSource", "SklearnSource"} <= set(defs)
