@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def _cpuinfo() -> tuple[str | None, set[str]]:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return None, set()
-    model, flags = None, set()
+    model: str | None = None
+    flags: set[str] = set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip()
@@ -89,6 +91,7 @@ def describe(threads: int | None = None) -> dict:
     `threads` is the thread count the run pinned (recorded as given; None where not pinned).
     """
     model, flags = _cpuinfo()
+    affinity: int | None
     try:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -112,7 +115,7 @@ def describe(threads: int | None = None) -> dict:
 # --- the matrix-multiply peak ------------------------------------------------------------------------
 
 
-def _best_seconds(run, repeats: int) -> float:
+def _best_seconds(run: Callable[[], object], repeats: int) -> float:
     """Fastest of `repeats` timed calls of `run`, after one untimed warm-up call."""
     run()
     best = float("inf")

@@ -54,13 +54,14 @@ def _is_disk_full(err: BaseException, directory: Path) -> bool:
             if shutil.disk_usage(directory).free < _NEARLY_FULL:
                 return True
     seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, OSError) and err.errno in _FULL:
+    link: BaseException | None = err
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, OSError) and link.errno in _FULL:
             return True
-        if "No space left on device" in str(err) or "Disk quota exceeded" in str(err):
+        if "No space left on device" in str(link) or "Disk quota exceeded" in str(link):
             return True
-        err = err.__cause__ or err.__context__
+        link = link.__cause__ or link.__context__
     return False
 
 

@@ -44,7 +44,10 @@ class Layout:
         return self.root / "metrics" / task / "modes" / f"{framework}.json"
 
     def speed(self, task: str) -> Path:
-        """Both frameworks timed alternately in fresh processes (`crosstrain speed`): the speed verdicts' data."""
+        """Both frameworks timed alternately in fresh processes (`crosstrain speed`).
+
+        The data the speed verdicts are drawn from.
+        """
         return self.root / "metrics" / task / "speed.json"
 
     def onnx(self, task: str, framework: str) -> Path:

@@ -20,10 +20,10 @@ def epoch_progress(label: str, total: int) -> Iterator[Callable[[dict[str, float
         with Progress(*columns, transient=False) as bar:
             task = bar.add_task(label, total=total, status="")
 
-            def advance(stats: dict[str, float]) -> None:
+            def advance_bar(stats: dict[str, float]) -> None:
                 bar.update(task, advance=1, status=_status(stats))
 
-            yield advance
+            yield advance_bar
         return
     done = 0
 
