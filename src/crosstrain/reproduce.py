@@ -34,6 +34,9 @@ import yaml
 from crosstrain import names
 from crosstrain.config import MlflowConfig, load_settings
 from crosstrain.errors import CrosstrainError, MissingInputError, TrackingError
+from crosstrain.tracking.client import RetryingClient
+from crosstrain.tracking.retry import TrackingRefused
+from crosstrain.tracking.tracker import Tracker
 
 LOCK_FILE = "dvc.lock"
 PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
@@ -122,14 +125,12 @@ class Result:
 # --- the run -------------------------------------------------------------------------------------
 
 
-def read_lineage(client, run_id: str, uri: str) -> Lineage:
+def read_lineage(client: RetryingClient, run_id: str) -> Lineage:
     """The run's lineage tags and metrics; a one-line error when the run is unknown or lacks lineage."""
-    from mlflow.exceptions import MlflowException
-
     try:
         run = client.get_run(run_id)
-    except MlflowException as err:
-        raise ReproduceError(f"no MLflow run {run_id!r} in {uri} ({err.error_code})") from None
+    except TrackingRefused as err:
+        raise ReproduceError(f"no MLflow run {run_id!r} in {client.uri} ({err.error_code})") from None
     tags = run.data.tags
     required = {"commit": names.TAG_GIT_COMMIT, "data digest": names.TAG_DATA_DIGEST, "task": names.TAG_TASK,
                 "framework": names.TAG_FRAMEWORK, "seed": names.TAG_SEED}
@@ -154,17 +155,15 @@ def read_lineage(client, run_id: str, uri: str) -> Lineage:
     )
 
 
-def effective_params(client, lineage: Lineage) -> str:
+def effective_params(client: RetryingClient, lineage: Lineage) -> str:
     """The run's effective params file (YAML text)."""
-    from mlflow.exceptions import MlflowException
-
     quiet = os.environ.get(PROGRESS_BAR)
     os.environ[PROGRESS_BAR] = "false"  # one small file: no progress bar between reproduce's lines
     try:
         with tempfile.TemporaryDirectory(prefix="crosstrain-params-") as scratch:
             path = client.download_artifacts(lineage.run_id, names.EFFECTIVE_PARAMS_ARTIFACT, scratch)
             return Path(path).read_text()
-    except (MlflowException, OSError):
+    except (TrackingRefused, OSError):
         raise ReproduceError(f"run {lineage.run_id} has no {names.EFFECTIVE_PARAMS_ARTIFACT} artifact: "
                              "its params cannot be restored") from None
     finally:
@@ -315,14 +314,10 @@ def reproduce(
             repository, the data is in neither the DVC cache nor the remote, or retraining failed.
         DataMismatchError: The restored data does not hash to the run's data digest (both are named).
     """
-    from mlflow import MlflowClient
-
     from crosstrain.tracking.lineage import params_hash
-    from crosstrain.tracking.service import tracking_uri
 
-    uri = tracking_uri(mlflow_cfg)
-    client = MlflowClient(tracking_uri=uri)
-    lineage = read_lineage(client, run_id, uri)
+    client = Tracker(mlflow_cfg).client()
+    lineage = read_lineage(client, run_id)
     params_text = effective_params(client, lineage)
     root = repo_root(start)
     dirty = " (dirty: its uncommitted changes are not recorded)" if lineage.dirty else ""
@@ -340,7 +335,7 @@ def reproduce(
         info = retrain(tree, lineage, echo)
         if "run_id" not in info:
             raise ReproduceError(f"the retraining in {tree} recorded no MLflow run")
-        new_client = MlflowClient(tracking_uri=child_env(tree)["MLFLOW_TRACKING_URI"])
+        new_client = Tracker(mlflow_cfg, child_env(tree)["MLFLOW_TRACKING_URI"]).client()
         new_metrics = dict(new_client.get_run(info["run_id"]).data.metrics)
         rows = compare(lineage.metrics, new_metrics, tolerances)
         if not rows:

@@ -48,19 +48,20 @@ def compare(
     from rich.console import Console
     from rich.table import Table
 
+    from crosstrain import tracking
     from crosstrain.io import atomic_write_text
     from crosstrain.report import table
-    from crosstrain.tracking import runs, service
+    from crosstrain.tracking import runs, store
 
     if run and last:
         raise ConfigError("pass either --run PARENT_ID or --last, not both")
     # Reading MLflow needs no params file: outside a project, the defaults apply.
     cfg = settings(params, set_) if Path(params).exists() or set_ else Settings()
-    uri = tracking_uri or service.tracking_uri(cfg.mlflow)
-    service.check_reachable(uri)
-    name = experiment or cfg.mlflow.experiment
-    parent = runs.find_parent(name, uri, run)
-    rows = table.rows(runs.children(parent, uri), cfg.report)
+    tracker = tracking.Tracker(cfg.mlflow, tracking_uri)
+    store.check_reachable(tracker.uri)
+    client = tracker.client()
+    parent = runs.find_parent(client, experiment or cfg.mlflow.experiment, run)
+    rows = table.rows(runs.children(client, parent), cfg.report)
     title = f"crosstrain comparison {parent.info.run_name} ({parent.info.run_id})"
     view = Table(
         title=f"{title}\nmean ± {cfg.report.confidence:.0%} Student-t interval over seeds (descriptive; "

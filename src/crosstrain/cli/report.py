@@ -11,14 +11,16 @@ from crosstrain.layout import Layout
 
 def report(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Write reports/comparison.html, .md, .json and reports/curves/: every task and framework, with CIs."""
+    from crosstrain import tracking
     from crosstrain.report.build import build_report
 
-    layout = Layout()
-    result = build_report(settings(params, set_), layout)
+    layout, cfg = Layout(), settings(params, set_)
+    result = build_report(cfg, layout, tracker=tracking.Tracker(cfg.mlflow))
     for task, task_result in result["results"].items():
         fairness = task_result.get("fairness") or {}
         if not fairness.get("fair", True):
-            typer.echo(f"report {task}: unfair comparison, no verdict: {'; '.join(fairness.get('differences', []))}")
+            differences = "; ".join(fairness.get("differences", []))
+            typer.echo(f"report {task}: unfair comparison, no verdict: {differences}")
             continue
         for verdict in task_result["verdict"]:
             if verdict["headline"]:

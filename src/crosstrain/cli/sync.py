@@ -27,10 +27,11 @@ def sync(
     tags, params, every metric with its step and timestamp, its dataset input and artifacts, then
     ended with its status and marked synced; a re-run skips synced runs and resumes a half-done one.
     """
-    from crosstrain.tracking import service
+    from crosstrain import tracking
 
     cfg = settings(params, set_)
-    results = service.sync(cfg.mlflow, dry_run=dry_run)
+    tracker = tracking.Tracker(cfg.mlflow)
+    results = tracker.sync(dry_run=dry_run)
     if not results:
         typer.echo(f"sync: nothing journaled in {cfg.mlflow.offline_dir}/")
         return
@@ -40,4 +41,4 @@ def sync(
                    f"points, {r.artifacts} artifact files")
     uploaded = sum(r.action == "uploaded" for r in results)
     if not dry_run:
-        typer.echo(f"sync: {uploaded} run(s) uploaded to {service.tracking_uri(cfg.mlflow)}")
+        typer.echo(f"sync: {uploaded} run(s) uploaded to {tracker.uri}")

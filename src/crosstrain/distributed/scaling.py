@@ -6,6 +6,11 @@ taken from the newest finished MLflow run with the same params apart from the wo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from crosstrain.tracking.base import Tracking
+
 WORLD_SIZE = "world_size"
 BACKEND = "backend"
 THREADS_PER_WORKER = "threads_per_worker"
@@ -23,26 +28,28 @@ def throughput(examples: int, seconds: float) -> float:
     return examples / seconds if seconds > 0 else 0.0
 
 
-def baseline(params: dict) -> tuple[str, float] | None:
+def baseline(params: Mapping[str, Any], tracker: Tracking | None = None) -> tuple[str, float] | None:
     """(run id, throughput) of the newest finished 1-worker run of the active experiment with the same params.
 
-    Call inside the active run (its experiment is searched); None when there is no such run.
+    Call inside `tracker`'s active run (its experiment is searched, with the tracker's retries);
+    None when there is no such run, or no run at all (a NoTracker). Without a `tracker`, the run of
+    the deprecated `crosstrain.tracking.service` wrappers is used.
     """
-    import mlflow
+    if tracker is None:
+        from crosstrain.tracking import service
 
-    active = mlflow.active_run()
-    if active is None:
+        tracker = service.current()
+    current = tracker.run_id
+    if current is None:
         return None
     wanted = {k: str(v) for k, v in params.items() if k not in _DISTRIBUTION_PARAMS}
-    runs = mlflow.search_runs(
-        experiment_ids=[active.info.experiment_id],
-        filter_string=f"params.{WORLD_SIZE} = '1' and attributes.status = 'FINISHED'",
+    runs = tracker.search_runs(
+        f"params.{WORLD_SIZE} = '1' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
-        output_format="list",
         max_results=200,
     )
     for run in runs:
-        if run.info.run_id == active.info.run_id or THROUGHPUT not in run.data.metrics:
+        if run.info.run_id == current or THROUGHPUT not in run.data.metrics:
             continue
         if all(run.data.params.get(k) == v for k, v in wanted.items()):
             return run.info.run_id, run.data.metrics[THROUGHPUT]

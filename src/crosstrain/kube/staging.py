@@ -18,6 +18,7 @@ from crosstrain import names
 from crosstrain.errors import ConfigError, MissingInputError
 from crosstrain.io import atomic_write_json
 from crosstrain.layout import Layout
+from crosstrain.tracking.client import Retrying, artifact_repository
 
 STAGING_ROOT = "trainjobs"
 PARAMS_FILE = "params.yaml"
@@ -34,10 +35,9 @@ def stage_uri(tracking_uri: str, job: str) -> str:
     return f"{tracking_uri.rstrip('/')}/api/2.0/mlflow-artifacts/artifacts/{STAGING_ROOT}/{job}"
 
 
-def _repo(stage: str):
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    return get_artifact_repository(stage)
+def _repo(stage: str) -> Retrying:
+    """The staging area's artifact repository, every call retried (`crosstrain.tracking.client`)."""
+    return artifact_repository(stage)
 
 
 def put_inputs(stage: str, params: str, prepared: Path) -> None:

@@ -27,6 +27,7 @@ from crosstrain.report import html, markdown, parent, plots
 from crosstrain.report.collect import TaskInputs, collect
 from crosstrain.report.summarize import summarize_framework
 from crosstrain.report.verdict import task_verdict
+from crosstrain.tracking.tracker import Tracker
 
 CURVE_COLUMNS = (
     "epoch",
@@ -135,11 +136,13 @@ def _publish(staging: Path, layout: Layout) -> None:
         os.replace(staging / f"comparison.{suffix}", layout.report(suffix))
 
 
-def build_report(settings: Settings, layout: Layout, track: bool = True) -> dict:
+def build_report(settings: Settings, layout: Layout, track: bool = True,
+                 tracker: Tracker | None = None) -> dict:
     """Write the comparison report for every enabled task and framework; returns comparison.json's content.
 
-    With `track`, the MLflow parent run is created (its id goes into the report) and the training
-    and mode runs are nested under it; without, the report is only written (used where no store is).
+    With `track`, the MLflow parent run is created in `tracker`'s store (default: the one
+    `settings.mlflow` names; its id goes into the report) and the training and mode runs are nested
+    under it; without, the report is only written (used where no store is).
     """
     report = compute(settings, layout)
     figures = {
@@ -156,7 +159,7 @@ def build_report(settings: Settings, layout: Layout, track: bool = True) -> dict
             return staging
 
         if track:
-            parent.track(settings, report, render)
+            parent.track(settings, report, render, tracker)
         else:
             render(None)
         _publish(staging, layout)

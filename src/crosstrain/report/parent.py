@@ -14,7 +14,8 @@ from pathlib import Path
 from crosstrain import names
 from crosstrain.config import Settings
 from crosstrain.errors import TrackingError
-from crosstrain.tracking import runs, service
+from crosstrain.tracking import runs
+from crosstrain.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +66,16 @@ def summary_metrics(report: dict) -> dict[str, float]:
     return {_UNSAFE.sub("_", key): value for key, value in out.items()}
 
 
-def data_digests(settings: Settings, report: dict) -> dict[str, str]:
+def data_digests(tracker: Tracker, report: dict) -> dict[str, str]:
     """Each task's data digest, read off one of its training runs: the data the comparison rests on."""
-    from mlflow.exceptions import MlflowException
-
-    client = service.client(settings.mlflow, service.tracking_uri(settings.mlflow))
+    client = tracker.client()
     found = {}
     for task, result in report["results"].items():
         ids = [run_id for summary in result["frameworks"].values() for run_id in summary["run_ids"] if run_id]
         try:
             digest = client.get_run(ids[0]).data.tags.get(names.TAG_DATA_DIGEST) if ids else None
-        except (MlflowException, OSError, TrackingError) as err:
-            # Only a tag: an unreachable store fails the parent run itself, with service's retries.
+        except (OSError, TrackingError) as err:
+            # Only a tag: an unreachable store fails the parent run itself, with the tracker's retries.
             log.warning("no data digest for %s: %s", task, err)
             continue
         if digest:
@@ -84,18 +83,21 @@ def data_digests(settings: Settings, report: dict) -> dict[str, str]:
     return found
 
 
-def track(settings: Settings, report: dict, render: Callable[[str], Path]) -> str:
+def track(settings: Settings, report: dict, render: Callable[[str], Path],
+          tracker: Tracker | None = None) -> str:
     """Open the parent run, `render(run_id)` the report into a directory, log it there, nest the children.
 
     Everything happens inside the run, so a failure marks the parent FAILED and leaves no report.
+    `tracker` is the store's (default: `Tracker(settings.mlflow)`).
     """
+    tracker = tracker or Tracker(settings.mlflow)
     tags = {
         names.TAG_KIND: names.KIND_COMPARISON,
         TAG_TASKS: ",".join(report["results"]),
         TAG_FRAMEWORKS: ",".join(report["frameworks"]),
         TAG_SEEDS: ",".join(map(str, report["seeds"])),
     }
-    digests = data_digests(settings, report)
+    digests = data_digests(tracker, report)
     # One digest per task; the parent's own TAG_DATA_DIGEST lists them all, `task=digest`.
     tags.update({f"{names.TAG_DATA_DIGEST}.{task}": digest for task, digest in digests.items()})
     if digests:
@@ -107,11 +109,11 @@ def track(settings: Settings, report: dict, render: Callable[[str], Path]) -> st
         "frameworks": tags[TAG_FRAMEWORKS],
         "tasks": tags[TAG_TASKS],
     }
-    with service.start_run(
-        settings.mlflow, run_name=run_name(report["generated_at"]), tags=tags, params=params, settings=settings
+    with tracker.start_run(
+        run_name=run_name(report["generated_at"]), tags=tags, params=params, settings=settings
     ) as run_id:
         staged = render(run_id)
-        runs.set_parent(child_run_ids(report), run_id, service.client(settings.mlflow))
-        service.log_metrics(summary_metrics(report))
-        service.log_artifacts(staged, artifact_path="report")
+        runs.set_parent(child_run_ids(report), run_id, tracker.client())
+        tracker.log_metrics(summary_metrics(report))
+        tracker.log_artifacts(staged, artifact_path="report")
     return run_id

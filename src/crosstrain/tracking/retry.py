@@ -32,6 +32,18 @@ class TrackingUnavailable(TrackingError):
     """The tracking store stayed unreachable for the whole retry window (the offline fallback's cue)."""
 
 
+class TrackingRefused(TrackingError):
+    """MLflow answered with an error that retrying would not change (an unknown run, a name taken).
+
+    `error_code` is MLflow's (e.g. `RESOURCE_ALREADY_EXISTS`) and `reason` its message, so a caller
+    can tell an expected refusal from a failure without importing MLflow.
+    """
+
+    def __init__(self, message: str, *, error_code: str, reason: str) -> None:
+        super().__init__(message)
+        self.error_code, self.reason = error_code, reason
+
+
 def is_transient(err: BaseException) -> bool:
     """True for failures worth retrying: no answer, 5xx/429, or a locked sqlite store."""
     from mlflow.exceptions import MlflowException
@@ -49,6 +61,18 @@ def is_transient(err: BaseException) -> bool:
     if type(err).__name__ == "OperationalError" and "database is locked" in str(err):
         return True  # sqlalchemy's own, raised while MLflow opens a sqlite store another process writes
     return isinstance(err, (ConnectionError, TimeoutError))
+
+
+def _is_database_error(err: BaseException) -> bool:
+    """sqlalchemy's DatabaseError (its OperationalError included): a sqlite file MLflow cannot use."""
+    return any(cls.__name__ == "DatabaseError" and cls.__module__.startswith("sqlalchemy")
+               for cls in type(err).__mro__)
+
+
+def _first_line(err: BaseException) -> str:
+    """sqlalchemy's message without its SQL and background-link lines."""
+    text = str(getattr(err, "orig", None) or err)
+    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
 
 
 def bound_http_retries(timeout_s: float) -> None:
@@ -80,7 +104,12 @@ def call(fn: Callable[[], T], *, uri: str, what: str, timeout_s: float, initial_
             if not is_transient(err):
                 if isinstance(err, MlflowException):
                     message = f"MLflow tracking at {uri!r} failed to {what}: {err.message}"
-                    raise TrackingError(message) from None
+                    raise TrackingRefused(message, error_code=err.error_code, reason=err.message) from None
+                if _is_database_error(err):
+                    raise TrackingError(
+                        f"MLflow tracking at {uri!r} failed to {what}: {_first_line(err)}; point "
+                        "MLFLOW_TRACKING_URI (or mlflow.tracking_uri in params) at an MLflow store"
+                    ) from None
                 raise
             left = deadline - time.monotonic()
             if left <= 0:
