@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from crosstrain.errors import MissingInputError
-from crosstrain.names import LABEL_COLUMN, META_FILE
+from crosstrain.names import LABEL_COLUMN, META_FILE, SPLITS
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,17 @@ def load_meta(prepared: Path) -> dict:
     if not path.exists():
         raise MissingInputError(f"{path} not found: run `crosstrain ingest` for this task first")
     return json.loads(path.read_text())
+
+
+def load_frames(prepared: Path) -> dict[str, pd.DataFrame]:
+    """Every split's Parquet file, or a MissingInputError naming the one that is absent."""
+    frames = {}
+    for split in SPLITS:
+        path = Path(prepared) / f"{split}.parquet"
+        if not path.exists():
+            raise MissingInputError(f"{path} not found: run `crosstrain ingest` for this task first")
+        frames[split] = pd.read_parquet(path)
+    return frames
 
 
 def load_split(prepared: Path, name: str) -> Split:

@@ -14,7 +14,7 @@ import great_expectations as gx
 import numpy as np
 import pandas as pd
 
-from crosstrain.errors import MissingInputError
+from crosstrain.data.dataset import load_frames
 from crosstrain.names import LABEL_COLUMN, SPLITS
 from crosstrain.validation.gx_runner import HASH_COLUMN, row_hashes
 
@@ -47,17 +47,6 @@ def prepare_suites(prepared: Path, meta: dict) -> tuple[dict[str, pd.DataFrame],
         for split in SPLITS
     }
     return frames, suites
-
-
-def load_frames(prepared: Path) -> dict[str, pd.DataFrame]:
-    """Every split's Parquet file, or a MissingInputError naming the one that is absent."""
-    frames = {}
-    for split in SPLITS:
-        path = Path(prepared) / f"{split}.parquet"
-        if not path.exists():
-            raise MissingInputError(f"{path} not found: run `crosstrain ingest` for this task first")
-        frames[split] = pd.read_parquet(path)
-    return frames
 
 
 def feature_bounds(train: pd.DataFrame, meta: dict) -> dict[str, tuple[float, float]]:

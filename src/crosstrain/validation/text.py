@@ -15,8 +15,8 @@ from pathlib import Path
 import great_expectations as gx
 import pandas as pd
 
+from crosstrain.data.dataset import load_frames
 from crosstrain.data.text import TEXT_COLUMN, token_counts
-from crosstrain.errors import MissingInputError
 from crosstrain.names import LABEL_COLUMN, SPLITS
 from crosstrain.validation.gx_runner import HASH_COLUMN, row_hashes
 
@@ -66,17 +66,6 @@ def prepare_suites(prepared: Path, meta: dict) -> tuple[dict[str, pd.DataFrame],
         for split in SPLITS
     }
     return frames, suites
-
-
-def load_frames(prepared: Path) -> dict[str, pd.DataFrame]:
-    """Every split's Parquet file, or a MissingInputError naming the one that is absent."""
-    frames = {}
-    for split in SPLITS:
-        path = Path(prepared) / f"{split}.parquet"
-        if not path.exists():
-            raise MissingInputError(f"{path} not found: run `crosstrain ingest` for this task first")
-        frames[split] = pd.read_parquet(path)
-    return frames
 
 
 def text_hashes(frame: pd.DataFrame) -> pd.Series:
