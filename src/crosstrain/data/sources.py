@@ -16,7 +16,14 @@ from crosstrain.config import SklearnSource, Source, TableSource
 from crosstrain.errors import SourceError
 from crosstrain.names import LABEL_COLUMN
 
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+}
 
 
 def load_sklearn(source: SklearnSource) -> pd.DataFrame:
@@ -98,12 +105,14 @@ def load_table(source: TableSource) -> pd.DataFrame:
     labels = frame[source.label_column]
     if labels.isna().any():
         row = int(labels[labels.isna()].index[0])
-        raise SourceError(f"source {source.path!r}: label column {source.label_column!r} is empty in row {row}")
+        raise SourceError(
+            f"source {source.path!r}: label column {source.label_column!r} is empty in row {row}"
+        )
     out[LABEL_COLUMN] = labels.astype(str).to_numpy()
     return out
 
 
-LOADERS: dict[type, Callable[[Source], pd.DataFrame]] = {
+LOADERS: dict[type, Callable[..., pd.DataFrame]] = {
     SklearnSource: load_sklearn,
     TableSource: load_table,
 }

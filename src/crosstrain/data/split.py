@@ -15,7 +15,7 @@ from crosstrain.config import Split
 from crosstrain.errors import SourceError
 
 
-def check_classes(labels, *, where: str = "label column", minimum: int = 3) -> None:
+def check_classes(labels: np.ndarray | pd.Series, *, where: str = "label column", minimum: int = 3) -> None:
     """At least two classes, each with at least `minimum` examples (one per split)."""
     counts = pd.Series(labels).value_counts()
     if len(counts) < 2:
@@ -24,12 +24,14 @@ def check_classes(labels, *, where: str = "label column", minimum: int = 3) -> N
     rare = counts[counts < minimum]
     if len(rare):
         raise SourceError(
-            f"class {rare.index[0]!r} has {int(rare.iloc[0])} example(s); each class needs at least {minimum} "
-            "to appear in every split"
+            f"class {rare.index[0]!r} has {int(rare.iloc[0])} example(s); each class needs at least "
+            f"{minimum} to appear in every split"
         )
 
 
-def split_indices(labels, split: Split, seed: int, *, has_test: bool = False) -> dict[str, np.ndarray]:
+def split_indices(
+    labels: np.ndarray | pd.Series, split: Split, seed: int, *, has_test: bool = False
+) -> dict[str, np.ndarray]:
     """Row positions of train/val/test (or of train/val only when the source ships its test split)."""
     try:
         return _split_indices(np.asarray(labels), split, seed, has_test)

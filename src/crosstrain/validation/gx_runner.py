@@ -16,6 +16,7 @@ import great_expectations as gx
 import numpy as np
 import pandas as pd
 from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.core import ExpectationValidationResult
 from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
@@ -49,7 +50,10 @@ def _context(docs_dir: Path):
     site = {
         "class_name": "SiteBuilder",
         "show_how_to_buttons": False,
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(Path(docs_dir).absolute())},
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(Path(docs_dir).absolute()),
+        },
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     }
     config = DataContextConfig(
@@ -100,7 +104,7 @@ def run_suites(frames: dict[str, pd.DataFrame], suites: dict[str, list], docs_di
     return outcome
 
 
-def summarise(result, columns: list[str]) -> dict:
+def summarise(result: ExpectationValidationResult, columns: list[str]) -> dict:
     """One ExpectationValidationResult as plain JSON-safe values: what failed, where, and examples.
 
     Args:
@@ -108,6 +112,8 @@ def summarise(result, columns: list[str]) -> dict:
         columns: The columns of the validated frame, to tell a missing column from other errors.
     """
     config = result.expectation_config
+    if config is None:  # GX fills it in for every result a checkpoint returns
+        raise TypeError("a Great Expectations result without its expectation's configuration")
     details = result.result or {}
     column = config.kwargs.get("column")
     error = _error(result.exception_info)
