@@ -49,9 +49,10 @@ def reproduce(
     tolerances = Tolerances(accuracy=tolerance, loss=loss_tolerance)
     result = run(run_id, cfg.mlflow, tolerances=tolerances, keep=keep, echo=typer.echo)
     table = Table(title=f"run {run_id} vs its reproduction {result.new_run_id}")
-    for column, justify in (("metric", "left"), ("original", "right"), ("reproduced", "right"),
-                            ("Δ", "right"), ("tolerance", "right"), ("", "left")):
-        table.add_column(column, justify=justify)
+    table.add_column("metric", justify="left")
+    for column in ("original", "reproduced", "Δ", "tolerance"):
+        table.add_column(column, justify="right")
+    table.add_column("", justify="left")
     for row in result.rows:
         table.add_row(row.metric, f"{row.original:.6f}", f"{row.new:.6f}", f"{row.diff:+.2e}",
                       f"{row.tolerance:.0e}", "ok" if row.agrees else "DIFFERS")

@@ -18,6 +18,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 from crosstrain.cluster_config import ClusterConfig
 from crosstrain.config import Framework, Settings
@@ -201,7 +202,7 @@ def describe(job: dict) -> str:
 class TrainJobs:
     """TrainJobs of one namespace through the Kubernetes API (the `kubernetes` client)."""
 
-    def __init__(self, namespace: str, api_client=None) -> None:
+    def __init__(self, namespace: str, api_client: Any = None) -> None:
         from kubernetes import client, config
 
         if api_client is None:

@@ -82,7 +82,8 @@ def _metrics(frameworks: dict[str, dict], verdicts: list[dict]) -> str:
     for i, metric in enumerate(metrics):
         cells = []
         for fw in fws:
-            cells += [w.interval(frameworks[fw]["metrics"].get(metric), metric), w.per_seed(frameworks[fw], metric)]
+            cells += [w.interval(frameworks[fw]["metrics"].get(metric), metric),
+                      w.per_seed(frameworks[fw], metric)]
         rows.append([w.label(metric), *cells])
         if winners.get(metric) in fws:
             win[(i, 1 + 2 * fws.index(winners[metric]))] = True
@@ -167,7 +168,8 @@ def _summary(report: dict) -> str:
         if fairness is not None and not fairness.get("fair", True):
             lines = "unfair comparison, no verdict: " + "; ".join(fairness.get("differences", []))
         else:
-            lines = " ".join(f"{v['text']}." for v in result["verdict"] if v["headline"]) or "nothing to compare"
+            headlines = [f"{v['text']}." for v in result["verdict"] if v["headline"]]
+            lines = " ".join(headlines) or "nothing to compare"
         items.append(f"<li><b>{escape(task)}</b>: {escape(lines)}</li>")
     return f"<ul>{''.join(items)}</ul>"
 

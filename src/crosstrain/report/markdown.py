@@ -28,12 +28,12 @@ def _fairness(fairness: dict | None, frameworks: list[str]) -> list[str]:
 
 def _task(task: str, result: dict) -> list[str]:
     fws = result["frameworks"]
-    fairness = result.get("fairness")
+    fairness: dict | None = result.get("fairness")
     unfair = fairness is not None and not fairness.get("fair", True)
     lines = [f"## {task}", ""]
     if unfair:
         lines += ["> **Unfair comparison: no verdict is given.**", ">"]
-        lines += [f"> - {d}" for d in fairness.get("differences", [])] + [""]
+        lines += [f"> - {d}" for d in (fairness or {}).get("differences", [])] + [""]
         lines += ["### Fairness audit", "", *_fairness(fairness, list(fws))]
     lines += ["### Verdict", ""]
     if unfair:
@@ -57,7 +57,8 @@ def _task(task: str, result: dict) -> list[str]:
     lines += _table(
         ["metric", *(h for fw in fws for h in (fw, f"{fw} per seed"))],
         [
-            [w.label(m), *(c for s in fws.values() for c in (w.interval(s["metrics"].get(m), m), w.per_seed(s, m)))]
+            [w.label(m), *(c for s in fws.values()
+                           for c in (w.interval(s["metrics"].get(m), m), w.per_seed(s, m)))]
             for m in metrics
         ],
     )

@@ -45,25 +45,36 @@ def summary_metrics(report: dict) -> dict[str, float]:
     out: dict[str, float] = {}
     for task, result in report["results"].items():
         for fw, summary in result["frameworks"].items():
-            for metric, ci in summary["metrics"].items():
-                for part in ("mean", "low", "high"):
-                    out[f"{task}.{fw}.{metric}_{part}"] = ci[part]
-            for mode in summary["modes"] or []:
-                for metric, value in mode.items():
-                    if isinstance(value, float):
-                        out[f"{task}.{fw}.{mode['mode']}.{metric}"] = value
-            for metric, value in (summary["onnx"] or {}).items():
-                if isinstance(value, float):
-                    out[f"{task}.{fw}.{metric}"] = value
+            out.update(_framework_metrics(f"{task}.{fw}", summary))
         for verdict in result["verdict"]:
-            if "difference" in verdict:
-                for part in ("mean", "low", "high"):
-                    out[f"{task}.accuracy_difference_{part}"] = verdict["difference"][part]
-            if "ratio" in verdict:
-                question = verdict["question"].replace(" ", "_")
-                for part in ("mean", "low", "high"):
-                    out[f"{task}.{question}_ratio_{part}"] = verdict["ratio"][part]
+            out.update(_verdict_metrics(task, verdict))
     return {_UNSAFE.sub("_", key): value for key, value in out.items()}
+
+
+_PARTS = ("mean", "low", "high")
+
+
+def _framework_metrics(prefix: str, summary: dict) -> dict[str, float]:
+    """One framework's metric intervals, mode figures and ONNX timings, under `<task>.<framework>`."""
+    out = {f"{prefix}.{metric}_{part}": ci[part]
+           for metric, ci in summary["metrics"].items() for part in _PARTS}
+    for mode in summary["modes"] or []:
+        out.update({f"{prefix}.{mode['mode']}.{metric}": value for metric, value in mode.items()
+                    if isinstance(value, float)})
+    out.update({f"{prefix}.{metric}": value for metric, value in (summary["onnx"] or {}).items()
+                if isinstance(value, float)})
+    return out
+
+
+def _verdict_metrics(task: str, verdict: dict) -> dict[str, float]:
+    """The accuracy difference or the speed/latency/memory ratio one verdict carries."""
+    out = {}
+    if "difference" in verdict:
+        out.update({f"{task}.accuracy_difference_{part}": verdict["difference"][part] for part in _PARTS})
+    if "ratio" in verdict:
+        question = verdict["question"].replace(" ", "_")
+        out.update({f"{task}.{question}_ratio_{part}": verdict["ratio"][part] for part in _PARTS})
+    return out
 
 
 def data_digests(tracker: Tracker, report: dict) -> dict[str, str]:

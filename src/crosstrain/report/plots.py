@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from crosstrain import names
 
@@ -31,7 +32,7 @@ def _plt():
     return plt
 
 
-def _render(fig, key: str, title: str) -> Figure:
+def _render(fig: Any, key: str, title: str) -> Figure:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=90)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import asdict
+from typing import TypeGuard
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def interval_dict(ci: Interval) -> dict[str, float]:
     return asdict(ci)
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -90,7 +91,8 @@ def metric_names(runs: list[dict]) -> list[str]:
 
 
 def metric_intervals(runs: list[dict], cfg: ReportConfig) -> dict[str, dict[str, float]]:
-    """Every metric of the runs as mean and Student-t interval over seeds (one seed: no interval, n says so)."""
+    """Every metric of the runs as mean and Student-t interval over seeds (one seed: no interval, n says so).
+    """
     return {
         metric: interval_dict(mean_ci([run[metric] for run in runs], cfg.confidence, cfg.bootstrap_samples))
         for metric in metric_names(runs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from typing import Any
 
 from crosstrain import names
 from crosstrain.config import ReportConfig
@@ -40,7 +41,7 @@ KEYS = ("task", "framework", "kind", "mode")
 _KIND_ORDER = {names.KIND_TRAINING: 0, names.KIND_MODE: 1}
 
 
-def _key(run) -> tuple[str, str, str, str]:
+def _key(run: Any) -> tuple[str, str, str, str]:
     tags = run.data.tags
     return (
         tags.get(names.TAG_TASK, "?"),

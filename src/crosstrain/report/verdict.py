@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,8 @@ RATIO_NAMES = {names.STEP_TIME: "step-time ratio", names.LATENCY_P50: "p50-laten
                names.PEAK_RSS: "peak-RSS ratio"}
 
 
-def _verdict(question: str, metric: str, outcome: str, winner: str | None, text: str, evidence: str, **extra) -> dict:
+def _verdict(question: str, metric: str, outcome: str, winner: str | None, text: str, evidence: str,
+             **extra: Any) -> dict:
     return {"question": question, "metric": metric, "outcome": outcome, "winner": winner, "text": text,
             "evidence": evidence, "headline": question in QUESTIONS, **extra}
 
@@ -89,7 +91,8 @@ def _aligned(task: str, a: str, b: str, preds: dict[str, list[dict[str, str]]]):
     return seeds_a, ca, cb
 
 
-def accuracy_sentence(est: stats.Crossed, a: str, b: str, cfg: ReportConfig) -> tuple[str, str, str | None, dict]:
+def accuracy_sentence(est: stats.Crossed, a: str, b: str,
+                      cfg: ReportConfig) -> tuple[str, str, str | None, dict]:
     """(outcome, headline sentence, winner, the difference a - b as mean/low/high/n) for one estimate.
 
     Shared with the register gate, so the champion follows the report's own accuracy verdict.
@@ -105,8 +108,8 @@ def accuracy_sentence(est: stats.Crossed, a: str, b: str, cfg: ReportConfig) -> 
     if outcome == "difference":
         winner, loser = (a, b) if est.mean > 0 else (b, a)
         lo, hi = sorted((abs(low), abs(high)))
-        return (outcome, f"{winner} is more accurate than {loser} by {w.points(abs(est.mean))} accuracy points "
-                f"[{w.points(lo)}, {w.points(hi)}]", winner, diff)
+        return (outcome, f"{winner} is more accurate than {loser} by {w.points(abs(est.mean))} accuracy "
+                f"points [{w.points(lo)}, {w.points(hi)}]", winner, diff)
     if outcome == "equivalent":
         return outcome, f"accuracy equivalent within ±{w.points(m)} points ({shown})", None, diff
     seeds, examples = stats.crossed_needed(est, stats.target_half_width(est.mean, -m, m), cfg.confidence)
@@ -116,7 +119,8 @@ def accuracy_sentence(est: stats.Crossed, a: str, b: str, cfg: ReportConfig) -> 
     return "inconclusive", f"accuracy inconclusive ({shown}): would need {need} to settle it", None, diff
 
 
-def accuracy_verdict(task: str, a: str, b: str, preds: dict[str, list[dict[str, str]]], cfg: ReportConfig) -> dict:
+def accuracy_verdict(task: str, a: str, b: str, preds: dict[str, list[dict[str, str]]],
+                     cfg: ReportConfig) -> dict:
     """Accuracy of `a` vs `b` over seeds and test examples, paired on both."""
     seeds, ca, cb = _aligned(task, a, b, preds)
     est = stats.crossed_difference(ca, cb)
@@ -133,7 +137,8 @@ def accuracy_verdict(task: str, a: str, b: str, preds: dict[str, list[dict[str, 
                     margin=cfg.equivalence_margin)
 
 
-def supporting_verdict(metric: str, a: str, b: str, summaries: dict[str, dict], cfg: ReportConfig) -> dict | None:
+def supporting_verdict(metric: str, a: str, b: str, summaries: dict[str, dict],
+                       cfg: ReportConfig) -> dict | None:
     """A seeds-only paired t verdict on `metric` (macro-F1, log-loss): detail, not a headline."""
     values = {fw: {r.get("seed"): r.get(metric) for r in summaries[fw]["runs"]} for fw in (a, b)}
     seeds = sorted(set(values[a]) & set(values[b]), key=str)
@@ -170,7 +175,8 @@ def speed_pairs(speed: dict, metric: str, a: str, b: str) -> tuple[list[float], 
     rounds = sorted(r for r, fws in by_round.items() if a in fws and b in fws)
     values = [(by_round[r][a], by_round[r][b]) for r in rounds]
     if any(not (isinstance(x, int | float) and x > 0 and math.isfinite(x)) for pair in values for x in pair):
-        raise CrosstrainError(f"speed.json of {speed.get('task')}: {metric} must be a positive number in every round")
+        raise CrosstrainError(
+            f"speed.json of {speed.get('task')}: {metric} must be a positive number in every round")
     return [x for x, _ in values], [y for _, y in values]
 
 
@@ -191,7 +197,8 @@ def _ratio_text(question: str, metric: str, est: stats.Estimate, a: str, b: str,
         good = [-good[0], -good[2], -good[1]]
     factor = w.ratio(math.exp(good[0]), math.exp(good[1]), math.exp(good[2]))
     phrase = {"training speed": f"{leader} trains {factor} faster than {other} (step time)",
-              "inference latency": f"{leader} answers batch-1 requests {factor} faster than {other} (p50 latency)",
+              "inference latency":
+                  f"{leader} answers batch-1 requests {factor} faster than {other} (p50 latency)",
               "memory": f"{leader} uses less memory: {other}'s peak RSS is {factor} {leader}'s"}[question]
     if outcome == "difference":
         return phrase, leader
@@ -236,10 +243,11 @@ def speed_verdicts(task: str, speed: dict | None, a: str, b: str, cfg: ReportCon
         )
         ratio = {"mean": math.exp(est.mean), "low": math.exp(low), "high": math.exp(high), "n": est.n}
         verdicts[question] = _verdict(question, metric, outcome, winner, text, evidence, ratio=ratio,
-                                      pair=[a, b], per_unit=per_round, unit="round", p=est.p_zero(), p_holm=pd,
-                                      margin=cfg.speed_equivalence)
-    return [verdicts.get(q) or _verdict(q, m, "not measured", None, f"{q}: not measured: speed.json has no {m}",
-                                        "") for q, m in SPEED_QUESTIONS]
+                                      pair=[a, b], per_unit=per_round, unit="round", p=est.p_zero(),
+                                      p_holm=pd, margin=cfg.speed_equivalence)
+    return [verdicts.get(q) or _verdict(q, m, "not measured", None,
+                                        f"{q}: not measured: speed.json has no {m}", "")
+            for q, m in SPEED_QUESTIONS]
 
 
 # --- a task ---------------------------------------------------------------------------------------

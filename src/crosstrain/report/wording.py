@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -62,17 +63,20 @@ METHOD_NOTE = (
     "passes), equivalence (two one-sided tests, TOST, at {alpha:.0%}: accuracy within ±{margin} points, "
     "ratios within 1 ± {speed:.0%}), or inconclusive, with about how many more seeds, test examples or "
     "rounds would settle it at the observed variance. Inconclusive is not evidence of sameness. "
-    "Drift notes (\"rises with every seed\") are descriptive: three values are monotone one time in three by chance."
+    "Drift notes (\"rises with every seed\") are descriptive: three values are monotone one time in three "
+    "by chance."
 )
 
 
 def method_note(report: dict) -> str:
-    """METHOD_NOTE with the report's confidence and margins filled in (from the verdicts when the report lacks them)."""
+    """METHOD_NOTE with the report's confidence and margins filled in (from the verdicts when the report
+    lacks them)."""
     margins = {v["question"]: v.get("margin") for r in report["results"].values() for v in r["verdict"]}
     accuracy = report.get("equivalence_margin") or margins.get("accuracy") or 0.01
     speed = report.get("speed_equivalence") or margins.get("training speed") or 0.05
     return METHOD_NOTE.format(
-        confidence=report["confidence"], alpha=1.0 - report["confidence"], margin=points(accuracy), speed=speed
+        confidence=report["confidence"], alpha=1.0 - report["confidence"], margin=points(accuracy),
+        speed=speed
     )
 
 
@@ -81,7 +85,7 @@ def label(metric: str) -> str:
     return LABELS.get(metric, metric.replace("_", " "))
 
 
-def number(value) -> str:
+def number(value: Any) -> str:
     """A figure with about four significant digits; large counts with thousands separators."""
     if value is None:
         return "-"
@@ -94,7 +98,7 @@ def number(value) -> str:
     return f"{value:.4g}"
 
 
-def value(metric: str, x) -> str:
+def value(metric: str, x: Any) -> str:
     """One figure of `metric`: MFU as a percentage, everything else as `number`."""
     if metric == names.MFU and isinstance(x, int | float) and math.isfinite(x):
         return f"{100 * x:.3g}%"

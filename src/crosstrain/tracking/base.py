@@ -48,7 +48,8 @@ class Tracking(Protocol):
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set tags on the active run."""
 
-    def log_dataset(self, data: Any, *, name: str, source: str, digest: str, context: str = "training") -> None:
+    def log_dataset(self, data: Any, *, name: str, source: str, digest: str,
+                    context: str = "training") -> None:
         """Record the prepared data as the active run's dataset input."""
 
     def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
@@ -94,7 +95,8 @@ class NoTracker:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Nothing."""
 
-    def log_dataset(self, data: Any, *, name: str, source: str, digest: str, context: str = "training") -> None:
+    def log_dataset(self, data: Any, *, name: str, source: str, digest: str,
+                    context: str = "training") -> None:
         """Nothing."""
 
     def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:

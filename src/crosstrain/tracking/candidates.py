@@ -38,10 +38,12 @@ class Candidate:
 
     @property
     def score(self) -> float:
+        """The register metric's mean over seeds."""
         return self.interval.mean
 
     @property
     def scores(self) -> Scores:
+        """The register metric over seeds, for the gate's Welch test."""
         return Scores.of([value for _, value in self.per_seed] or [self.score])
 
 
@@ -74,22 +76,26 @@ def _candidate(task: str, framework: str, metric_file: Path, metric: str, settin
             raise CrosstrainError(f"{metric_file} is for {key} {metrics.get(key)!r}, not {expected!r}")
     runs = metrics.get("runs")
     if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
-        raise CrosstrainError(f"{metric_file}: 'runs' must be a non-empty list of per-seed results; rerun evaluate")
+        raise CrosstrainError(
+            f"{metric_file}: 'runs' must be a non-empty list of per-seed results; rerun evaluate")
     for i, run in enumerate(runs):
         for key in RUN_KEYS:
             if not isinstance(run.get(key), str) or not run[key]:
                 raise CrosstrainError(f"{metric_file}: runs[{i}].{key} is missing or not a string")
         if not _finite(run.get(metric)):
             raise CrosstrainError(
-                f"{metric_file}: runs[{i}].{metric} (register.metric) is {run.get(metric)!r}, not a finite number")
+                f"{metric_file}: runs[{i}].{metric} (register.metric) is {run.get(metric)!r}, "
+                "not a finite number")
     interval = mean_ci([float(r[metric]) for r in runs], settings.report.confidence,
                        settings.report.bootstrap_samples)
     # The version to register: the best seed on validation data (max keeps the first of equals).
-    chosen = max(runs, key=lambda r: r[FINAL_VAL_ACCURACY] if _finite(r.get(FINAL_VAL_ACCURACY)) else -math.inf)
+    chosen = max(runs, key=lambda r: r[FINAL_VAL_ACCURACY] if _finite(r.get(FINAL_VAL_ACCURACY))
+                 else -math.inf)
     losses = [float(r[TEST_LOG_LOSS]) for r in runs if _finite(r.get(TEST_LOG_LOSS))]
     f1s = [float(r[TEST_MACRO_F1]) for r in runs if _finite(r.get(TEST_MACRO_F1))]
     seed = chosen.get("seed")
-    return Candidate(framework, chosen["run_id"], chosen["model_uri"], seed if isinstance(seed, int) else None,
+    return Candidate(framework, chosen["run_id"], chosen["model_uri"],
+                     seed if isinstance(seed, int) else None,
                      interval, sum(losses) / len(losses) if losses else math.inf,
                      tuple((r.get("seed"), float(r[metric])) for r in runs),
                      sum(f1s) / len(f1s) if f1s else -math.inf)
@@ -124,11 +130,13 @@ def _accuracy_outcome(task: str, a: Candidate, b: Candidate, settings: Settings,
     # Seeds only: pair the runs by seed (seed s gave both frameworks the same weights and batches).
     mine, theirs = dict(a.per_seed), dict(b.per_seed)
     seeds = [s for s in mine if s in theirs]
-    est = stats.paired_t([mine[s] - theirs[s] for s in seeds]) if seeds else stats.paired_t([a.score - b.score])
+    differences = [mine[s] - theirs[s] for s in seeds] if seeds else [a.score - b.score]
+    est = stats.paired_t(differences)
     m = cfg.equivalence_margin
     basis = f"seeds-only paired t-test over {est.n} seed(s), no per-example predictions given"
     if not est.known:
-        return "inconclusive", None, f"{metric} inconclusive: {est.n} paired seed(s) give no variance ({basis})"
+        return ("inconclusive", None,
+                f"{metric} inconclusive: {est.n} paired seed(s) give no variance ({basis})")
     outcome = stats.outcome(est.p_zero(), est.p_equivalent(-m, m), 1.0 - cfg.confidence)
     low, high = est.interval(cfg.confidence)
     shown = f"{a.framework} - {b.framework} {est.mean:+.4f} [{low:+.4f}, {high:+.4f}]"
@@ -150,6 +158,7 @@ def pick_best(candidates: list[Candidate], settings: Settings | None = None, tas
     settings = settings or Settings()
     options = [Option(c.framework, c.log_loss, c.macro_f1) for c in candidates]
     means = {c.framework: c.score for c in candidates}
+    winner: str | None
     if len(candidates) == 1:
         outcome, winner, text = "difference", candidates[0].framework, ""
     else:

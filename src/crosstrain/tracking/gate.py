@@ -27,11 +27,14 @@ Decision = Literal["promoted", "kept", "rejected"]
 
 @dataclass(frozen=True)
 class Verdict:
+    """What the gate decided about the candidate, and why."""
+
     decision: Decision
     reason: str
 
     @property
     def promote(self) -> bool:
+        """True when the candidate becomes champion."""
         return self.decision == "promoted"
 
 
@@ -45,11 +48,13 @@ class Scores:
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Scores:
+        """The scores of per-seed values (sd NaN for a single seed)."""
         arr = np.asarray(values, dtype=float)
         return cls(float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else math.nan, int(arr.size))
 
     @property
     def spread_known(self) -> bool:
+        """Two seeds or more, with a finite sd: a Welch test can use them."""
         return self.n >= 2 and math.isfinite(self.sd)
 
     def __str__(self) -> str:
@@ -68,12 +73,13 @@ class Option:
 
 
 def tie_break(options: Sequence[Option], tie_breaker: str) -> tuple[str, str]:
-    """(framework, reason) by `register.tie_breaker`; `options` in `frameworks` order, which ends a tie in it."""
+    """(framework, reason) by `register.tie_breaker`; `options` in `frameworks` order, which ends a tie."""
     first = options[0].framework
     if tie_breaker == "framework_order":
         return first, f"tie-breaker register.tie_breaker=framework_order picked {first}, listed first"
     key = {"test_log_loss": lambda o: o.log_loss, "test_macro_f1": lambda o: -o.macro_f1}[tie_breaker]
-    shown = ", ".join(f"{o.framework} {-key(o) if tie_breaker == 'test_macro_f1' else key(o):.4g}" for o in options)
+    shown = ", ".join(f"{o.framework} {-key(o) if tie_breaker == 'test_macro_f1' else key(o):.4g}"
+                      for o in options)
     best = min(key(o) for o in options)
     if not math.isfinite(best):
         return first, f"tie-breaker {tie_breaker} not recorded ({shown}): {first}, listed first, picked"
@@ -81,11 +87,12 @@ def tie_break(options: Sequence[Option], tie_breaker: str) -> tuple[str, str]:
     if len(leaders) > 1:
         return leaders[0], f"tie-breaker {tie_breaker} tied too ({shown}): {leaders[0]}, listed first, picked"
     better = "lower" if tie_breaker == "test_log_loss" else "higher"
-    return leaders[0], f"tie-breaker register.tie_breaker={tie_breaker} picked {leaders[0]} ({better}: {shown})"
+    return leaders[0], (f"tie-breaker register.tie_breaker={tie_breaker} picked {leaders[0]} "
+                        f"({better}: {shown})")
 
 
-def choose(outcome: str, winner: str | None, accuracy_text: str, options: Sequence[Option], means: dict[str, float],
-           tie_breaker: str) -> tuple[str, str]:
+def choose(outcome: str, winner: str | None, accuracy_text: str, options: Sequence[Option],
+           means: dict[str, float], tie_breaker: str) -> tuple[str, str]:
     """(candidate framework, reason) following the accuracy verdict: its winner, else the tie-breaker."""
     if len(options) == 1:
         return options[0].framework, f"only {options[0].framework} was evaluated"
@@ -100,6 +107,7 @@ def choose(outcome: str, winner: str | None, accuracy_text: str, options: Sequen
 def _welch(candidate: Scores, champion: Scores) -> tuple[float, float, str]:
     """(standard error, df, note) of the difference of means; a side without spread borrows the other's."""
     note = ""
+    df: float
     sd_c, sd_p = candidate.sd, champion.sd
     if not candidate.spread_known:
         sd_c, note = sd_p, f"; the candidate's {candidate.n} seed borrows the champion's seed spread"
@@ -121,7 +129,8 @@ def decide(metric: str, candidate: Scores, champion: Scores | None, min_score: f
     if candidate.mean < min_score:
         return Verdict("rejected", f"{metric} {candidate} is below min_score {min_score}")
     if champion is None:
-        return Verdict("promoted", f"no champion with a recorded {metric} yet; {candidate} >= min_score {min_score}")
+        return Verdict("promoted",
+                       f"no champion with a recorded {metric} yet; {candidate} >= min_score {min_score}")
     delta = candidate.mean - champion.mean
     versus = f"{metric} {candidate} vs the champion's {champion}: difference {delta:+.4f}"
     if delta <= min_delta:

@@ -115,7 +115,7 @@ def dvc_md5(path: Path) -> str:
     fs = LocalFileSystem()
     with tempfile.TemporaryDirectory(prefix="crosstrain-dvc-md5-") as scratch:
         _, _, obj = build(HashFileDB(fs, scratch), str(Path(path).absolute()), fs, "md5", dry_run=True)
-    return obj.hash_info.value
+    return str(obj.hash_info.value)
 
 
 def _lock_md5(path: Path) -> str | None:

@@ -62,6 +62,7 @@ class Journal:
 
     @property
     def info(self) -> dict[str, Any]:
+        """run.json as it is now."""
         return read_json(self.path / RUN_FILE)
 
     def _update(self, **changes: Any) -> None:
@@ -92,12 +93,15 @@ class Journal:
         return cls(path)
 
     def log_params(self, params: dict[str, str]) -> None:
+        """Add params (later values win)."""
         self._update(params={**self.info["params"], **params})
 
     def set_tags(self, tags: dict[str, str]) -> None:
+        """Add tags (later values win)."""
         self._update(tags={**self.info["tags"], **tags})
 
     def log_metrics(self, metrics: dict[str, float], *, step: int, timestamp: int) -> None:
+        """Append one line per metric, flushed and fsync'd before returning."""
         lines = "".join(
             json.dumps({"key": k, "value": v, "step": step, "timestamp": timestamp}) + "\n"
             for k, v in metrics.items()
@@ -114,14 +118,17 @@ class Journal:
                     f"cannot journal metrics in {self.path / METRICS_FILE}: {err.strerror or err}") from err
 
     def log_input(self, **dataset: str) -> None:
+        """Record a dataset input (name, source, digest, context)."""
         self._update(inputs=[*self.info["inputs"], dataset])
 
     def log_text(self, text: str, artifact_file: str) -> None:
+        """Write `text` as the artifact `artifact_file`."""
         target = self.path / ARTIFACTS / artifact_file
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
 
     def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
+        """Copy a file or a directory's contents under `artifact_path`."""
         base = self.path / ARTIFACTS / (artifact_path or "")
         base.mkdir(parents=True, exist_ok=True)
         if Path(path).is_dir():
@@ -130,6 +137,7 @@ class Journal:
             shutil.copy2(path, base / Path(path).name)
 
     def end(self, status: str) -> None:
+        """Mark the run ended with `status` (FINISHED, FAILED, KILLED), now."""
         self._update(status=status, end_time=_now_ms())
 
     def metrics(self) -> list[dict[str, Any]]:
@@ -176,7 +184,7 @@ def _artifact_count(journal: Journal) -> int:
     return sum(1 for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
 
 
-def sync_one(journal: Journal, client, experiment_id: str, *, dry_run: bool) -> Synced:
+def sync_one(journal: Journal, client: Any, experiment_id: str | None, *, dry_run: bool) -> Synced:
     """Upload one journaled run: create (or find) its run, params, metrics, inputs, artifacts, status.
 
     Idempotent: the new run's id and how many metric lines went up are saved as it goes, so an
@@ -222,7 +230,7 @@ def sync_one(journal: Journal, client, experiment_id: str, *, dry_run: bool) -> 
     return Synced(**{**summary, "run_id": run_id}, action="uploaded")
 
 
-def _log_inputs(client, run_id: str, inputs: list[dict[str, str]]) -> None:
+def _log_inputs(client: Any, run_id: str, inputs: list[dict[str, str]]) -> None:
     """The prepared data's name, source and DVC digest, as log_dataset records them online."""
     from mlflow.entities import Dataset, DatasetInput, InputTag
     from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT

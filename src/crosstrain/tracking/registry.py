@@ -103,7 +103,8 @@ def current_champion(client: RetryingClient, name: str, metric: str) -> tuple[An
     tags = version.tags
     if tags.get(TAG_GATE_METRIC) == metric and TAG_GATE_MEAN in tags:
         sd = float(tags.get(TAG_GATE_SD, "nan"))
-        return version, Scores(float(tags[TAG_GATE_MEAN]), sd, int(tags[TAG_GATE_N]) if math.isfinite(sd) else 1)
+        n = int(tags[TAG_GATE_N]) if math.isfinite(sd) else 1
+        return version, Scores(float(tags[TAG_GATE_MEAN]), sd, n)
     if metric in tags:
         return version, Scores(float(tags[metric]), math.nan, 1)
     return version, None
@@ -134,7 +135,8 @@ def register(task: str, settings: Settings, metric_files: dict[str, Path], out_f
         TrackingError: The tracking server or registry failed.
     """
     candidates = read_candidates(task, settings, metric_files)
-    metric, min_score, min_delta = settings.registry.metric, settings.min_score_for(task), settings.registry.min_delta
+    metric, min_delta = settings.registry.metric, settings.registry.min_delta
+    min_score = settings.min_score_for(task)
     name = registered_model_name(task)
     predictions = read_predictions(prediction_files)
     best, choice = pick_best(candidates, settings, task, predictions)
@@ -153,7 +155,8 @@ def register(task: str, settings: Settings, metric_files: dict[str, Path], out_f
         if unfair is not None:
             verdict = Verdict("rejected", f"{choice}; {unfair}")
         else:
-            gate = decide(metric, best.scores, previous_interval, min_score, min_delta, settings.report.confidence)
+            gate = decide(metric, best.scores, previous_interval, min_score, min_delta,
+                          settings.report.confidence)
             verdict = Verdict(gate.decision, f"{choice}; {gate.reason}" if choice else gate.reason)
         versions = {c.framework: _register_version(client, name, task, metric, c) for c in candidates}
         client.set_model_version_tag(name, versions[best.framework], TAG_GATE_DECISION, verdict.decision)

@@ -19,7 +19,7 @@ from typing import Any
 from crosstrain.tracking import offline, store
 
 DATASET_DIGEST_MAX = 36  # MLflow's column for a dataset digest
-Online = Callable[[], None]
+Online = Callable[[], object]
 Journaled = Callable[[offline.Journal], None]
 
 
@@ -45,6 +45,9 @@ def dataset(data: Any, *, name: str, source: str, digest: str, context: str) -> 
     """The prepared data as a dataset input (see `Tracker.log_dataset`)."""
     import mlflow
     import pandas as pd
+    from mlflow.data.dataset import Dataset
+    from mlflow.data.numpy_dataset import from_numpy
+    from mlflow.data.pandas_dataset import from_pandas
 
     digest = digest[:DATASET_DIGEST_MAX]
 
@@ -53,11 +56,12 @@ def dataset(data: Any, *, name: str, source: str, digest: str, context: str) -> 
             # MLflow 3.17 registers its local-file dataset source twice and warns about the ambiguity,
             # and hints that integer columns cannot hold NaN: neither applies to prepared, validated data.
             warnings.simplefilter("ignore", UserWarning)
+            found: Dataset
             if isinstance(data, pd.DataFrame):
-                found = mlflow.data.from_pandas(data, source=source, targets="label", name=name, digest=digest)
+                found = from_pandas(data, source=source, targets="label", name=name, digest=digest)
             else:
                 x, y = data
-                found = mlflow.data.from_numpy(x, source=source, targets=y, name=name, digest=digest)
+                found = from_numpy(x, source=source, targets=y, name=name, digest=digest)
             mlflow.log_input(found, context=context)
 
     return online, lambda journal: journal.log_input(name=name, source=source, digest=digest, context=context)

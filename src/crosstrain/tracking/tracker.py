@@ -48,7 +48,8 @@ class _Active:
         cfg = self.tracker.cfg
         if not cfg.offline_fallback:
             raise err
-        log.warning("%s; journaling the rest of run %s offline (crosstrain sync uploads it)", err, self.run_id)
+        log.warning("%s; journaling the rest of run %s offline (crosstrain sync uploads it)",
+                    err, self.run_id)
         self.journal = offline.Journal.create(Path(cfg.offline_dir), experiment=cfg.experiment,
                                               tracking_uri=self.tracker.uri, remote_run_id=self.run_id)
         return self.journal
@@ -214,7 +215,8 @@ class Tracker:
             try:
                 self.call(lambda: mlflow.log_params(values), "log params")
                 if text is not None:
-                    self.call(lambda: mlflow.log_text(text, EFFECTIVE_PARAMS_ARTIFACT), "log effective params")
+                    self.call(lambda: mlflow.log_text(text, EFFECTIVE_PARAMS_ARTIFACT),
+                              "log effective params")
             except TrackingUnavailable as err:
                 journal = active.go_offline(err)
                 journal.log_params(values)
@@ -253,7 +255,7 @@ class Tracker:
 
     # --- logging to the run -------------------------------------------------------------------
 
-    def _log(self, what: str, online: Callable[[], None], journaled: Callable[[offline.Journal], None]) -> None:
+    def _log(self, what: str, online: runlog.Online, journaled: runlog.Journaled) -> None:
         """Send one logging call to the active run: retried online, else (or once offline) to the journal."""
         active = self._active
         if active is None:
@@ -276,7 +278,8 @@ class Tracker:
         """Set tags on the active run (a tag known only after the run began, e.g. the fairness digest)."""
         self._log("set tags", *runlog.tags(tags))
 
-    def log_dataset(self, data: Any, *, name: str, source: str, digest: str, context: str = "training") -> None:
+    def log_dataset(self, data: Any, *, name: str, source: str, digest: str,
+                    context: str = "training") -> None:
         """Record the prepared data as the run's dataset input, with its DVC hash as the digest.
 
         `data` is a DataFrame with a `label` column (tables, texts) or an (x, y) pair of arrays
@@ -341,7 +344,8 @@ class Tracker:
             if not dry_run and experiment not in experiments:
                 other = Tracker(self.cfg.model_copy(update={"experiment": experiment}), self.uri)
                 experiments[experiment] = other.experiment_id()
-            client = None if dry_run else MlflowClient(store.with_busy_timeout(self.uri, self.cfg.sqlite_timeout_s))
+            client = None if dry_run else MlflowClient(
+                store.with_busy_timeout(self.uri, self.cfg.sqlite_timeout_s))
             upload = functools.partial(offline.sync_one, journal, client, experiments.get(experiment),
                                        dry_run=dry_run)
             results.append(self.call(upload, f"upload offline run {journal.path.name}"))
