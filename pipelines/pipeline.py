@@ -33,6 +33,7 @@ from kfp import compiler, dsl, kubernetes
 from crosstrain.cluster_config import ClusterConfig, Resources
 from crosstrain.config import Framework, Settings
 from crosstrain.kfp_support.steps import dump
+from crosstrain.report.collect import enabled_tasks
 
 NAME = "crosstrain-comparison"
 COMPILED = Path(__file__).parent / "compiled" / f"{NAME}.yaml"
@@ -114,11 +115,6 @@ def _launcher_step(task: dsl.PipelineTask, cluster: ClusterConfig) -> dsl.Pipeli
     if cluster.retries:
         _retry(task, cluster)
     return _with_secrets(task, cluster)
-
-
-def enabled_tasks(settings: Settings) -> list[str]:
-    """The tasks a run covers by default: those with `enabled: true`, in params order."""
-    return [name for name, cfg in settings.tasks.items() if cfg.enabled]
 
 
 def build(settings: Settings):

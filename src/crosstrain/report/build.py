@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ from crosstrain import names
 from crosstrain.config import Settings
 from crosstrain.errors import UnfairComparison
 from crosstrain.fairness import compare
+from crosstrain.finite import finite_or_none
 from crosstrain.layout import Layout
 from crosstrain.report import html, markdown, parent, plots
 from crosstrain.report.collect import TaskInputs, collect
@@ -106,20 +106,9 @@ def _stage(staging: Path, report: dict, figures: dict) -> None:
     (staging / "comparison.html").write_text(html.render(report, figures))
     (staging / "comparison.md").write_text(markdown.render(report))
     (staging / "comparison.json").write_text(
-        json.dumps(_finite(report), indent=2, sort_keys=True, default=str) + "\n"
+        json.dumps(finite_or_none(report), indent=2, sort_keys=True, default=str) + "\n"
     )
     _write_curves(staging / "curves", report)
-
-
-def _finite(value):
-    """NaN (a value a framework could not record) as null: JSON has no NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _publish(staging: Path, layout: Layout) -> None:

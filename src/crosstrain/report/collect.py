@@ -46,7 +46,7 @@ class TaskInputs:
 
 
 def enabled_tasks(settings: Settings) -> list[str]:
-    """The tasks the report covers: every enabled task in params, in params order."""
+    """The enabled tasks (`enabled: true`), in params order: what the report and a pipeline run cover."""
     return [name for name, cfg in settings.tasks.items() if cfg.enabled]
 
 
@@ -101,7 +101,8 @@ def collect(settings: Settings, layout: Layout) -> list[TaskInputs]:
     for task in enabled_tasks(settings):
         frameworks = {str(fw): collect_framework(task, str(fw), layout) for fw in settings.frameworks}
         tasks.append(
-            TaskInputs(task, frameworks, _optional_json(layout.registry(task)), _optional_json(layout.speed(task)))
+            TaskInputs(task, frameworks, _optional_json(layout.registry(task)),
+                       _optional_json(layout.speed(task)))
         )
     if not tasks:
         raise MissingInputError("no enabled task in params: enable one under `tasks` to report on it")
