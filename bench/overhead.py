@@ -118,15 +118,15 @@ def crosstrain_loop(step, train):
     return run
 
 
-def deterministic_loop(trainer, run):
+def deterministic_loop(backend, run):
     """`run` with the framework's determinism switched on for its duration only."""
 
     def timed(batches) -> float:
-        trainer.set_deterministic(True)
+        backend.set_deterministic(True)
         try:
             return run(batches)
         finally:
-            trainer.set_deterministic(False)
+            backend.set_deterministic(False)
 
     return timed
 
@@ -156,33 +156,33 @@ def worker(framework: str, cases: list[str], params: Path, prepared_root: Path, 
     from crosstrain.models.spec import describe, initial_weights
     from crosstrain.perf.modes import mode_batches
 
-    trainer, models = backends.training(framework), backends.models(framework)
+    backend = backends.get(framework)
     bare = {"pytorch": bare_pytorch, "tensorflow": bare_tensorflow}[framework]
     stock = importlib.import_module({"pytorch": "stock_torch", "tensorflow": "stock_keras"}[framework])
     out = {}
     for case in cases:
         task, spec, budget, seed = case_spec(case, params, batch_size)
         threads_used = threads or budget.threads
-        trainer.configure(threads_used, seed)
+        backend.configure(threads_used, seed)
         meta, train = load_meta(prepared_root / task), load_split(prepared_root / task, "train")
         weights = initial_weights(spec, meta, seed)
-        ours, theirs, det = (models.build_model(spec, meta) for _ in range(3))
+        ours, theirs, det = (backend.build_model(spec, meta) for _ in range(3))
         for model in (ours, theirs, det):
-            models.set_weights(model, weights)
+            backend.set_weights(model, weights)
         stock_model, to_input = stock.build(spec, meta, weights)
         stock_x = to_input(train.x)
         # The stock model must be the same function: the same logits from the same weights.
         probe = slice(0, min(len(train), 64))
         gap = float(np.max(np.abs(stock.predict(stock_model, stock_x[probe])
-                                  - models.predict_logits(ours, train.x[probe]))))
+                                  - backend.predict_logits(ours, train.x[probe]))))
         if not gap <= 1e-4:
             raise SystemExit(f"{framework} {case}: stock logits differ from crosstrain's by {gap:.3g}")
-        trainer.set_deterministic(False)
-        loops = {"crosstrain": crosstrain_loop(trainer.make_train_step(ours, budget, train.x[:1]), train),
+        backend.set_deterministic(False)
+        loops = {"crosstrain": crosstrain_loop(backend.make_train_step(ours, budget, train.x[:1]), train),
                  "bare": bare(theirs, budget, train.x, train.y),
                  "stock": bare(stock_model, budget, stock_x, train.y),
-                 "deterministic": deterministic_loop(trainer, crosstrain_loop(
-                     trainer.make_train_step(det, budget, train.x[:1]), train))}
+                 "deterministic": deterministic_loop(backend, crosstrain_loop(
+                     backend.make_train_step(det, budget, train.x[:1]), train))}
         batches = mode_batches(len(train), budget.batch_size, seed, steps)
         for run in loops.values():
             run(batches[: min(len(batches), 5)])  # warm-up: tracing, allocator, caches

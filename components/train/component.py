@@ -1,4 +1,4 @@
-"""train: one task in one framework (crosstrain.training.step.train); the pipeline picks the image.
+"""train: one task in one framework (crosstrain.training.job.train); the pipeline picks the image.
 
 `train_distributed` has the same interface: with `cluster.distributed.workers > 1` the pipeline uses
 it instead, in crosstrain-base; it runs a Kubeflow Trainer TrainJob and waits (crosstrain.kube.launch).

@@ -31,11 +31,11 @@ def save_seed_model(framework: Framework, prepared: Path, model_dir: Path, setti
     """Save an iris MLP (the shared seed-0 weights times `scale`) as train would, with a real MLflow run
     (`settings` None: no run, for tests that stop before export logs anything)."""
     meta = load_meta(prepared)
-    models = backends.models(framework)
-    model = models.build_model(SPEC, meta)
-    models.set_weights(model, {k: v * scale for k, v in initial_weights(SPEC, meta, seed=0).items()})
+    backend = backends.get(framework)
+    model = backend.build_model(SPEC, meta)
+    backend.set_weights(model, {k: v * scale for k, v in initial_weights(SPEC, meta, seed=0).items()})
     model_dir.mkdir(parents=True)
-    models.save(model, model_dir)
+    backend.save(model, model_dir)
     run_id = "never-logged"
     if settings is not None:
         with service.start_run(settings.mlflow, run_name=f"iris-{framework}-seed-0",

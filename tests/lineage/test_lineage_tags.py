@@ -14,7 +14,7 @@ from crosstrain import names
 from crosstrain.config import Framework, Settings, load_settings
 from crosstrain.perf.modes import measure_modes
 from crosstrain.tracking import lineage
-from crosstrain.training.step import train
+from crosstrain.training.job import train
 
 VERSIONS = ("python", "torch", "tensorflow", "keras", "crosstrain")
 

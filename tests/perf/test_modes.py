@@ -33,14 +33,14 @@ def data(spec):
 def train_briefly(framework: str, spec, mode: str, steps: int = 3):
     """(losses, model, predict in that mode) after `steps` updates from the neutral initial weights."""
     execution, precision = parse_mode(mode)
-    trainer, models = backends.training(framework), backends.models(framework)
-    trainer.configure(1, 0)
+    backend = backends.get(framework)
+    backend.configure(1, 0)
     meta, x, y = data(spec)
-    model = models.build_model(spec, meta, precision=precision)
-    models.set_weights(model, initial_weights(spec, meta, 0))
-    step = trainer.make_train_step(model, TrainConfig(execution=execution, precision=precision), x[:1])
+    model = backend.build_model(spec, meta, precision=precision)
+    backend.set_weights(model, initial_weights(spec, meta, 0))
+    step = backend.make_train_step(model, TrainConfig(execution=execution, precision=precision), x[:1])
     losses = [float(step(x[i : i + 8], y[i : i + 8])) for i in (0, 8, 0)[:steps]]
-    return losses, model, models.make_predict(model, execution=execution), x
+    return losses, model, backend.make_predict(model, execution=execution), x
 
 
 def mode_param(mode: str):
@@ -59,7 +59,7 @@ def test_every_mode_trains_and_predicts_float32(framework, spec, mode):
     assert losses[-1] < losses[0]
     assert logits.dtype == np.float32 and logits.shape == (len(x), len(data(spec)[0]["classes"]))
     # and the weights stay float32 (mixed precision keeps fp32 master weights)
-    assert all(w.dtype == np.float32 for w in backends.models(framework).get_weights(model).values())
+    assert all(w.dtype == np.float32 for w in backends.get(framework).get_weights(model).values())
 
 
 @pytest.mark.parametrize("spec", [MLP, CNN], ids=["mlp", "cnn"])
@@ -70,7 +70,7 @@ def test_mixed_precision_is_close_to_fp32(framework, spec):
     mixed, model, predict16, _ = train_briefly(framework, spec, "eager-mixed")
     # then the losses and logits agree to bf16's ~3 significant digits, not exactly
     np.testing.assert_allclose(mixed, fp32, rtol=0.02)
-    assert backends.models(framework).precision_of(model) == "mixed"
+    assert backends.get(framework).precision_of(model) == "mixed"
     np.testing.assert_allclose(predict16(x), predict32(x), atol=0.15, rtol=0.05)
     assert not np.array_equal(predict16(x), predict32(x))
 
@@ -91,10 +91,10 @@ def test_mixed_build_leaves_the_global_keras_policy_alone():
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_eager_fp32_is_the_step_crosstrain_always_ran(framework):
     # given the default TrainConfig, when the step is built, then no XLA, no torch.compile, no autocast
-    trainer, models = backends.training(framework), backends.models(framework)
+    backend = backends.get(framework)
     meta, x, _ = data(MLP)
-    model = models.build_model(MLP, meta)
-    step = trainer.make_train_step(model, TrainConfig(), x[:1])
+    model = backend.build_model(MLP, meta)
+    step = backend.make_train_step(model, TrainConfig(), x[:1])
     if framework == "pytorch":
         assert step.net is model and step.precision == "fp32"
     else:
@@ -103,7 +103,7 @@ def test_eager_fp32_is_the_step_crosstrain_always_ran(framework):
     from crosstrain.errors import ConfigError
 
     with pytest.raises(ConfigError, match="precision"):
-        trainer.make_train_step(model, TrainConfig(precision="mixed"), x[:1])
+        backend.make_train_step(model, TrainConfig(precision="mixed"), x[:1])
 
 
 def test_torch_mixed_model_keeps_its_precision_when_saved(tmp_path):

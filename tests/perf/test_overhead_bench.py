@@ -65,10 +65,10 @@ def test_stock_models_compute_crosstrains_function(framework, spec, meta, repo_r
     from crosstrain import backends
 
     stock = importlib.import_module({"pytorch": "stock_torch", "tensorflow": "stock_keras"}[framework])
-    models = backends.models(framework)
+    backend = backends.get(framework)
     weights = large_weights(spec, meta, seed=4)
-    ours = models.build_model(spec, meta)
-    models.set_weights(ours, weights)
+    ours = backend.build_model(spec, meta)
+    backend.set_weights(ours, weights)
     theirs, to_input = stock.build(spec, meta, weights)
     rng = np.random.default_rng(2)
     if meta is TEXT_META:
@@ -76,7 +76,7 @@ def test_stock_models_compute_crosstrains_function(framework, spec, meta, repo_r
     else:
         x = rng.random((6, *meta.get("image_shape", [len(meta.get("features", []))])), dtype=np.float32)
     # When both predict / Then the logits agree: the stock model is the same function, not a smaller one
-    np.testing.assert_allclose(stock.predict(theirs, to_input(x)), models.predict_logits(ours, x),
+    np.testing.assert_allclose(stock.predict(theirs, to_input(x)), backend.predict_logits(ours, x),
                                atol=1e-4, rtol=1e-4)
     # And it trains as many parameters (PyTorch's stock LSTM also trains its second bias, bias_hh)
     if framework == "pytorch":
@@ -84,4 +84,4 @@ def test_stock_models_compute_crosstrains_function(framework, spec, meta, repo_r
         extra = 2 * 4 * spec.units if isinstance(spec, BiLSTMSpec) else 0
     else:
         count, extra = int(sum(np.prod(v.shape) for v in theirs.trainable_variables)), 0
-    assert count == models.param_count(ours) + extra
+    assert count == backend.param_count(ours) + extra

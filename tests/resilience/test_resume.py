@@ -16,7 +16,7 @@ from crosstrain.cli.main import main
 from crosstrain.config import Framework, load_settings
 from crosstrain.training import checkpoint
 from crosstrain.training.loop import Interrupted
-from crosstrain.training.step import train
+from crosstrain.training.job import train
 
 KILLED_AFTER = 3
 

@@ -10,7 +10,7 @@ from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.models import spec as neutral
 from crosstrain.models import torch as torch_models
 from crosstrain.training import torch as torch_training
-from crosstrain.training.loop import batch_order, fit
+from crosstrain.training.loop import Hooks, batch_order, fit
 
 
 def test_batch_order_is_a_deterministic_partition():
@@ -34,9 +34,14 @@ def test_fit_records_every_epoch_and_learns(iris_prepared):
     torch_models.set_weights(model, neutral.initial_weights(spec, meta, seed=0))
     step = torch_training.make_train_step(model, TrainConfig(learning_rate=0.05), train.x[:1])
     seen = []
+
+    class Seen(Hooks):
+        def on_epoch(self, epoch, stats):
+            seen.append(epoch)
+
     # When it trains for 5 epochs
     history = fit(step, torch_models.make_predict(model), train, val, cfg=TrainConfig(epochs=5, batch_size=16),
-                  seed=0, on_epoch=lambda epoch, stats: seen.append(epoch))
+                  seed=0, hooks=Seen())
     # Then each epoch is recorded with every metric, the callback saw them in order, and loss fell
     assert seen == [0, 1, 2, 3, 4]
     assert [set(e) for e in history.epochs] == [set(names.EPOCH_METRICS)] * 5
@@ -67,10 +72,16 @@ def test_early_stopping_restores_the_best_epoch(iris_prepared):
     torch_models.set_weights(model, neutral.initial_weights(spec, meta, seed=0))
     cfg = TrainConfig(epochs=200, batch_size=16, learning_rate=0.05, early_stopping_patience=3)
     predict = torch_models.make_predict(model)
+    class Weights(Hooks):
+        def snapshot(self):
+            return torch_models.get_weights(model)
+
+        def restore(self, state):
+            torch_models.set_weights(model, state)
+
     # When it trains with patience 3
     history = fit(torch_training.make_train_step(model, cfg, train.x[:1]), predict, train, val, cfg=cfg, seed=0,
-                  snapshot=lambda: torch_models.get_weights(model),
-                  restore=lambda w: torch_models.set_weights(model, w))
+                  hooks=Weights())
     # Then it stops well before 200 epochs, 3 epochs after the best one, with the best weights back
     assert history.stopped_early and len(history.epochs) == history.best_epoch + 4
     best = history.epochs[history.best_epoch][names.VAL_ACCURACY]

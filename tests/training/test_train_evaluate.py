@@ -13,7 +13,7 @@ from crosstrain.config import Framework
 from crosstrain.errors import MissingInputError
 from crosstrain.evaluation.evaluate import evaluate
 from crosstrain.tracking import lineage
-from crosstrain.training.step import train
+from crosstrain.training.job import train
 
 
 @pytest.mark.parametrize("framework", list(Framework))

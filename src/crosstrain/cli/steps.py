@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import signal
 from typing import Annotated
 
@@ -94,21 +93,17 @@ def train(
                 *[part for override in overrides for part in ("--set", override)],
                 *[part for s in seeds or [] for part in ("--seed", str(s))],
                 *([] if resume is None else ["--resume" if resume else "--no-resume"])]
-        try:
-            with _signals_stop_workers():
-                launch.run(framework, budget.distributed.workers, args, threads=budget.threads)
-        except (_Stopped, KeyboardInterrupt) as stopped:
-            # The launcher has stopped the workers (SIGTERM): each ended at a step boundary.
-            name = signal.Signals(getattr(stopped, "signum", signal.SIGINT)).name
+        signum = launch.run_until_signal(framework, budget.distributed.workers, args, threads=budget.threads)
+        if signum is not None:
             typer.echo(f"crosstrain: train {task}/{framework} on {budget.distributed.workers} workers "
-                       f"interrupted by {name}; checkpoint in {layout.checkpoints(task, framework)}, "
-                       "run the same command to resume", err=True)
-            raise typer.Exit(128 + getattr(stopped, "signum", signal.SIGINT)) from None
+                       f"interrupted by {signal.Signals(signum).name}; checkpoint in "
+                       f"{layout.checkpoints(task, framework)}, run the same command to resume", err=True)
+            raise typer.Exit(128 + signum)
         results = [read_json(layout.model(task, framework) / names.seed_dir(s) / names.TRAIN_INFO_FILE)
                    for s in seeds or cfg.seeds]
     else:
         from crosstrain.training.loop import Interrupted
-        from crosstrain.training.step import train as run
+        from crosstrain.training.job import train as run
 
         try:
             results = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework), seeds,
@@ -129,28 +124,6 @@ def train(
             f"compile {result[names.COMPILE_TIME]:.2f}s), "
             f"val_accuracy {result['final'][names.VAL_ACCURACY]:.3f}, run {result['run_id']}"
         )
-
-
-class _Stopped(BaseException):
-    """SIGTERM reached the launcher: unwinds `launch.run`, which stops the workers on its way out."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def _signals_stop_workers():
-    """SIGTERM raises `_Stopped` while workers run (SIGINT raises KeyboardInterrupt already), instead of
-    ending this process at once and leaving the workers, each in a session of its own, running on."""
-    def handle(signum, frame):
-        raise _Stopped(signum)
-
-    previous = signal.signal(signal.SIGTERM, handle)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command()

@@ -182,3 +182,21 @@ def run(framework: Framework, workers: int, args: Sequence[str], *, threads: int
     name, code = _torchrun_culprit(failed) if torchrun else (failed.name, failed.popen.returncode)
     tail = failed.tail(name)
     raise WorkerFailed(f"{name} exited with {code}; the other workers were stopped. Its last lines:\n{tail}")
+
+
+def run_until_signal(framework: Framework, workers: int, args: Sequence[str], *, threads: int) -> int | None:
+    """`run`, stopping the workers on SIGINT or SIGTERM; the signal's number then, None when all finished.
+
+    Each worker ends at an optimiser-step boundary with its last epoch checkpointed, so the same
+    command resumes. `WorkerFailed` propagates as from `run`.
+    """
+    from crosstrain.distributed.signals import Stopped, stop_workers_on_signals
+
+    try:
+        with stop_workers_on_signals():
+            run(framework, workers, args, threads=threads)
+    except Stopped as stopped:
+        return stopped.signum
+    except KeyboardInterrupt:
+        return int(signal.SIGINT)
+    return None

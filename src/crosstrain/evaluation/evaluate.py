@@ -108,15 +108,15 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
              for seed in settings.seeds}
 
     budget = settings.train_for(task)
-    backends.training(framework).configure(budget.threads, settings.seeds[0])
-    models = backends.models(framework)
+    backend = backends.get(framework)
+    backend.configure(budget.threads, settings.seeds[0])
     runs, predictions, histories = [], {}, {}
     matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
     for seed, info in infos.items():
         seed_dir = Path(model_dir) / names.seed_dir(seed)
-        model = models.load(seed_dir)
+        model = backend.load(seed_dir)
         # Latency in the mode the model was trained in (eager or compiled; its precision is saved with it).
-        predict = models.make_predict(model, execution=budget.execution)
+        predict = backend.make_predict(model, execution=budget.execution)
         logits = predict_in_chunks(predict, test)
         predictions[seed] = np.argmax(logits, axis=1)
         seed_matrix = m.confusion(test.y, predictions[seed], len(classes))

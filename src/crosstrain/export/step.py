@@ -12,7 +12,6 @@ logs the `.onnx` file there as an artifact: the deployment-side comparison.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 import time
@@ -36,17 +35,6 @@ EXAMPLE_ROWS = 8  # a few real rows to trace with: more than 1, so the batch dim
 
 class OnnxParityError(CrosstrainError):
     """The exported ONNX model does not compute what the native model computes."""
-
-
-def exporter(framework: Framework):
-    """`crosstrain.export.tf` or `crosstrain.export.torch`: the same `export_onnx` in each."""
-    return importlib.import_module(f"crosstrain.export.{backends.MODULE_NAMES[Framework(framework)]}")
-
-
-def converter_name(framework: Framework) -> str:
-    """How a framework's models are converted, for messages."""
-    return {Framework.TENSORFLOW: "Keras Model.export(format='onnx')",
-            Framework.PYTORCH: "torch.onnx.export(dynamo=True)"}[Framework(framework)]
 
 
 def onnx_predict(path: Path, threads: int):
@@ -112,19 +100,19 @@ def export(task: str, settings: Settings, framework: Framework, model_dir: Path,
         return _not_exported(base, reason, out_file)
     test = load_split(prepared, "test")
     threads, opset, atol = settings.train_for(task).threads, settings.onnx.opset, settings.onnx.atol
-    backends.training(framework).configure(threads, settings.seed)
-    models = backends.models(framework)
-    model = models.load(model_dir)
-    native = models.make_predict(model)
+    backend = backends.get(framework)
+    backend.configure(threads, settings.seed)
+    model = backend.load(model_dir)
+    native = backend.make_predict(model)
 
     with tempfile.TemporaryDirectory(prefix="crosstrain-onnx-") as tmp:
         path = Path(tmp) / f"{task}-{framework}.onnx"
         start = time.perf_counter()
         try:
-            converter = exporter(framework).export_onnx(model, path, test.x[:EXAMPLE_ROWS], opset)
+            converter = backend.export_onnx(model, path, test.x[:EXAMPLE_ROWS], opset)
         except Exception as err:  # any converter failure is a result to record, not a crash
             first_line = next(iter(str(err).strip().splitlines()), "")
-            reason = f"{converter_name(framework)} failed: {type(err).__name__}: {first_line}"
+            reason = f"{backend.converter} failed: {type(err).__name__}: {first_line}"
             return _not_exported(base, reason, out_file)
         export_time = time.perf_counter() - start
         predict = onnx_predict(path, threads)

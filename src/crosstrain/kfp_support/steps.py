@@ -100,10 +100,10 @@ def train(params: str, task: str, framework: str, prepared: str, model_dir: str,
     """`crosstrain train`: train one framework's model once per seed in `seeds`, into `model_dir`/seed-<s>/.
 
     With `checkpoint_dir` (pod-local scratch), every epoch is checkpointed there and mirrored to the
-    seed's MLflow run, and a retried pod resumes from the mirror (crosstrain.training.step.train).
+    seed's MLflow run, and a retried pod resumes from the mirror (crosstrain.training.job.train).
     Returns each seed's train.json, in `seeds` order.
     """
-    from crosstrain.training.step import train as run
+    from crosstrain.training.job import train as run
 
     checkpoints = Path(checkpoint_dir) if checkpoint_dir else None
     return run(task, load(params), Framework(framework), Path(prepared), Path(model_dir),

@@ -110,10 +110,10 @@ def timed_training(task: str, settings: Settings, framework: Framework, meta: di
     with `label`, a progress bar follows the steps.
     """
     cfg, seed = settings.task(task), settings.seeds[0]
-    trainer, models = backends.training(framework), backends.models(framework)
-    model = models.build_model(cfg.model, meta, precision=budget.precision)
-    models.set_weights(model, initial_weights(cfg.model, meta, seed))
-    step = trainer.make_train_step(model, budget, train.x[:1])
+    backend = backends.get(framework)
+    model = backend.build_model(cfg.model, meta, precision=budget.precision)
+    backend.set_weights(model, initial_weights(cfg.model, meta, seed))
+    step = backend.make_train_step(model, budget, train.x[:1])
     batches = mode_batches(len(train), budget.batch_size, seed, max(warmup, 1) + steps)
     if label is None:
         return model, time_steps(step, train, batches, warmup)
@@ -125,10 +125,10 @@ def measure_mode(task: str, settings: Settings, framework: Framework, meta: dict
                  mode: str) -> dict[str, float]:
     """Train the task's model briefly in `mode`, then time its inference in that mode; the metrics."""
     budget = _budget(settings, task, mode)
-    backends.training(framework).configure(budget.threads, settings.seeds[0], budget.deterministic)
+    backends.get(framework).configure(budget.threads, settings.seeds[0], budget.deterministic)
     model, metrics = timed_training(task, settings, framework, meta, train, budget, settings.measure.warmup_steps,
                                     settings.measure.steps, label=f"measure {task}/{framework} {mode}")
-    predict = backends.models(framework).make_predict(model, execution=budget.execution)
+    predict = backends.get(framework).make_predict(model, execution=budget.execution)
     return {**metrics, **latency.measure(predict, test.x, settings.latency)}
 
 

@@ -97,12 +97,12 @@ def measure_one(task: str, settings: Settings, framework: Framework, prepared: P
     budget, seed = settings.train_for(task), settings.seeds[0]
     meta = load_meta(prepared)
     train, test = load_split(prepared, "train"), load_split(prepared, "test")
-    backends.training(framework).configure(budget.threads, seed, budget.deterministic)
+    backends.get(framework).configure(budget.threads, seed, budget.deterministic)
     # Memory from here, after imports and data loading, as a training run measures it.
     with track_peak_memory() as memory:
         model, timed = timed_training(task, settings, framework, meta, train, budget,
                                       settings.speed.warmup_steps, settings.speed.steps)
-    predict = backends.models(framework).make_predict(model, execution=budget.execution)
+    predict = backends.get(framework).make_predict(model, execution=budget.execution)
     inference = latency.measure(predict, test.x, latency_config(settings.latency))
     figures = {**timed, **inference, names.PEAK_RSS: memory.peak_mb, names.TRAIN_RSS: memory.increase_mb}
     return {"pid": os.getpid(), **{name: float(figures[name]) for name in FIGURES}}

@@ -41,13 +41,19 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import crosstrain
+from crosstrain.config import Settings
+from crosstrain.errors import ConfigError
 from crosstrain.io import atomic_dir, atomic_write_json, read_json
+from crosstrain.names import CHECKPOINT_ARTIFACTS, TAG_CHECKPOINT_KEY, seed_dir
 from crosstrain.tracking import lineage
+
+if TYPE_CHECKING:
+    from crosstrain.training.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +63,7 @@ STATE_PREFIX = "state-"
 FORMAT = 1
 TRAINING, DONE, COMPLETE = "training", "done", "complete"
 # The code a checkpoint's state depends on: the `train` stage's code deps in dvc.yaml.
-CODE_DIRS = ("models", "training")
+CODE_DIRS = ("backends", "models", "training")
 
 
 @dataclass
@@ -92,7 +98,7 @@ def code_digest() -> str:
     return sha.hexdigest()
 
 
-def key(settings, seed: int, data_digest: str) -> dict[str, str]:
+def key(settings: Settings, seed: int, data_digest: str) -> dict[str, str]:
     """What a checkpoint must match to be resumed: params (this seed's), data and code."""
     return {
         "params_hash": lineage.params_hash(settings.model_copy(update={"seeds": [seed]})),
@@ -239,3 +245,74 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             sha.update(block)
     return sha.hexdigest()
+
+
+class SeedCheckpoints:
+    """One seed's checkpoint policy: where it lives, its key, whether to resume, whether to mirror.
+
+    `resume=None` resumes when a checkpoint's key matches and starts over otherwise; True makes a
+    mismatch an error; False never resumes. Only the chief writes. `mirror` also uploads each
+    checkpoint to the seed's MLflow run and, with none on local disk, downloads the newest unfinished
+    run's with the same key: how a retried Kubeflow pod, whose disk is new, resumes.
+    """
+
+    def __init__(self, root: Path | None, seed: int, settings: Settings, data_version: str,
+                 *, resume: bool | None, chief: bool, mirror: bool = False, tracker: Tracker | None = None) -> None:
+        self.directory = None if root is None else Path(root) / seed_dir(seed)
+        self.key = key(settings, seed, data_version) if root is not None else {}
+        self.resume, self.chief = resume, chief
+        self.mirror = mirror and root is not None and chief and tracker is not None
+        self.tracker = tracker
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes checkpoints (rank 0, with a directory)."""
+        return self.directory is not None and self.chief
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The run's tag naming this key (empty without checkpoints)."""
+        return {TAG_CHECKPOINT_KEY: key_hash(self.key)} if self.key else {}
+
+    def find(self) -> Checkpoint | None:
+        """The checkpoint to continue from (training or done), or None to start afresh."""
+        if self.directory is None or self.resume is False:
+            return None
+        if self.mirror and not (self.directory / MANIFEST).is_file():
+            self._download()
+        found = load(self.directory)
+        if found is None or found.status == COMPLETE:
+            return None
+        if found.key != self.key:
+            differs = ", ".join(k.removesuffix("_digest").removesuffix("_hash") for k in self.key
+                                if found.key.get(k) != self.key[k])
+            if self.resume:
+                raise ConfigError(f"the checkpoint in {self.directory} was made with other {differs}: "
+                                  "rerun with --no-resume to start over")
+            log.warning("not resuming from %s: other %s", self.directory, differs)
+            return None
+        return found
+
+    def save(self, run_id: str | None, history: dict[str, Any], weights: dict[str, np.ndarray],
+             state: dict[str, np.ndarray], best: dict[str, np.ndarray] | None) -> None:
+        """Write this epoch's checkpoint (the chief only) and mirror it when asked."""
+        if self.directory is None or not self.chief:
+            return
+        save(self.directory, key=self.key, run_id=run_id, history=history, weights=weights, state=state,
+             best=best)
+        if self.mirror and self.tracker is not None:
+            for path in state_files(self.directory):
+                self.tracker.log_artifacts(path, CHECKPOINT_ARTIFACTS)
+
+    def _download(self) -> None:
+        """The newest unfinished run with this key's mirrored checkpoint, into `directory` (if any)."""
+        assert self.tracker is not None and self.directory is not None
+        with tempfile.TemporaryDirectory() as scratch:
+            run_id = self.tracker.download_checkpoint(key_hash(self.key), Path(scratch))
+            if run_id is None:
+                return
+            fetched = Path(scratch) / CHECKPOINT_ARTIFACTS
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for path in sorted(fetched.iterdir(), key=lambda p: p.name == MANIFEST):
+                shutil.copy2(path, self.directory / path.name)  # the manifest last: it names the state
+        log.info("resuming from the checkpoint mirrored in MLflow run %s", run_id)

@@ -29,7 +29,6 @@ from crosstrain.evaluation.metrics import accuracy, cross_entropy
 from crosstrain.fairness.record import indices_digest
 
 Predict = Callable[[np.ndarray], np.ndarray]
-OnEpoch = Callable[[int, dict[str, float]], None]
 
 
 class Interrupted(KeyboardInterrupt):
@@ -184,6 +183,32 @@ def _score(predict: Predict, split: Split, world: World) -> tuple[float, float]:
     return accuracy(logits, mine.y) * len(mine), cross_entropy(logits, mine.y) * len(mine)
 
 
+class Hooks:
+    """What `fit` calls out to, by name; the defaults do nothing (a library caller needs none).
+
+    The training job (`crosstrain.training.seed`) overrides them: weights out and back for early
+    stopping, a checkpoint after each epoch, MLflow and the progress bar after that, and the signal
+    check before each optimiser step.
+    """
+
+    def snapshot(self) -> Any:
+        """The model's weights now (kept for the best epoch when early stopping is on)."""
+        return None
+
+    def restore(self, state: Any) -> None:
+        """Put back weights `snapshot` returned."""
+
+    def on_checkpoint(self, history: History, best_state: Any) -> None:
+        """After every complete epoch, before `on_epoch`: save what a resumed run needs."""
+
+    def on_epoch(self, epoch: int, stats: dict[str, float]) -> None:
+        """After every complete epoch: its metrics (log them, advance a progress bar)."""
+
+    def stop(self) -> int | None:
+        """Asked before every optimiser step: a signal number ends training there."""
+        return None
+
+
 def fit(
     train_step: TrainStep,
     predict: Predict,
@@ -192,21 +217,17 @@ def fit(
     *,
     cfg: TrainConfig,
     seed: int,
-    on_epoch: OnEpoch | None = None,
-    snapshot: Callable[[], Any] | None = None,
-    restore: Callable[[Any], None] | None = None,
+    hooks: Hooks | None = None,
     world: World | None = None,
     history: History | None = None,
     best_state: Any = None,
-    on_checkpoint: Callable[[History, Any], None] | None = None,
-    stop: Callable[[], int | None] | None = None,
 ) -> History:
     """Run up to `cfg.epochs` epochs of mini-batch training, evaluating on `val` after each.
 
     The epoch timer covers exactly the optimiser steps, including TensorFlow's first-call trace,
     and excludes the evaluation passes and logging, in both frameworks alike. With
     `early_stopping_patience`, training stops once val accuracy has not improved for that many
-    epochs, and `restore(snapshot())` of the best epoch puts its weights back.
+    epochs, and `hooks.restore(hooks.snapshot())` of the best epoch puts its weights back.
 
     In a `world` of several workers each rank trains on its shard of every global batch and scores
     its part of each split; one all-reduce per epoch gives every rank the same global metrics, so
@@ -215,11 +236,11 @@ def fit(
     Resuming: pass the `history` (and the best epoch's `best_state`) of a checkpoint, with the model,
     optimiser and RNG states restored; training continues at epoch `len(history.epochs)`. The batch
     order is a pure function of (seed, epoch), so the epoch is the whole data-order position.
-    `on_checkpoint(history, best_state)` runs after every complete epoch, before `on_epoch` logs it.
-    `stop()` is asked before every optimiser step; a signal number from it ends training there with
+    `hooks.on_checkpoint(history, best_state)` runs after every complete epoch, before `hooks.on_epoch`.
+    `hooks.stop()` is asked before every optimiser step; a signal number from it ends training there with
     `Interrupted` (the epoch under way is dropped: its checkpoint is the previous one).
     """
-    world = world or World()
+    world, hooks = world or World(), hooks or Hooks()
     history = history or History()
     per_epoch = math.ceil(len(train) / cfg.batch_size)
     last = len(train) % cfg.batch_size
@@ -235,7 +256,7 @@ def fit(
         losses, sizes, fed = [], [], []
         start = time.perf_counter()
         for idx in batch_order(len(train), cfg.batch_size, seed, epoch):
-            signum = stop() if stop is not None else None
+            signum = hooks.stop()
             if signum:
                 raise Interrupted(signum, len(history.epochs))
             part = shard(idx, world.rank, world.size)
@@ -274,16 +295,14 @@ def fit(
         history.epochs.append(stats)
         if stats[names.VAL_ACCURACY] > history.best_accuracy:
             history.best_accuracy, history.best_epoch, history.waited = stats[names.VAL_ACCURACY], epoch, 0
-            if cfg.early_stopping_patience and snapshot is not None:
-                best_state = snapshot()
+            if cfg.early_stopping_patience:
+                best_state = hooks.snapshot()
         else:
             history.waited += 1
             if cfg.early_stopping_patience and history.waited >= cfg.early_stopping_patience:
                 history.stopped_early = True
-        if on_checkpoint is not None:
-            on_checkpoint(history, best_state)
-        if on_epoch is not None:
-            on_epoch(epoch, stats)
-    if history.stopped_early and best_state is not None and restore is not None:
-        restore(best_state)
+        hooks.on_checkpoint(history, best_state)
+        hooks.on_epoch(epoch, stats)
+    if history.stopped_early and best_state is not None:
+        hooks.restore(best_state)
     return history
