@@ -23,6 +23,8 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
+from crosstrain.names import LABEL_COLUMN
+
 # GX logs every store and site it touches at INFO; a pipeline step should only say what failed.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
@@ -33,6 +35,7 @@ HASH_COLUMN = "_row_hash"
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 3}
 DOCS_SITE = "crosstrain"
 MAX_EXAMPLES = 3
+LABEL_TYPES = ["int32", "int64"]
 
 
 def row_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -43,6 +46,28 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     present = [c for c in columns if c in frame.columns]
     hashes = pd.util.hash_pandas_object(frame[present], index=False)
     return hashes.map("{:016x}".format).astype(object)
+
+
+def label_expectations(
+    split: str, meta: dict, train_hashes: list[str] | None
+) -> list[gx.expectations.Expectation]:
+    """The checks that close the table and text suites: labels, and for one split no example of train's.
+
+    Labels are non-null integer class indices; train must hold two classes or more; and the split
+    given `train_hashes` must carry a HASH_COLUMN with none of them.
+    """
+    E = gx.expectations
+    expectations: list[gx.expectations.Expectation] = [
+        E.ExpectColumnValuesToBeInTypeList(column=LABEL_COLUMN, type_list=LABEL_TYPES),
+        E.ExpectColumnValuesToNotBeNull(column=LABEL_COLUMN),
+        E.ExpectColumnValuesToBeInSet(column=LABEL_COLUMN, value_set=list(range(len(meta["classes"])))),
+    ]
+    if split == "train":
+        # A classifier trained on one class learns nothing; ingest checks the source, this the split.
+        expectations.append(E.ExpectColumnUniqueValueCountToBeBetween(column=LABEL_COLUMN, min_value=2))
+    if train_hashes is not None:
+        expectations.append(E.ExpectColumnValuesToNotBeInSet(column=HASH_COLUMN, value_set=train_hashes))
+    return expectations
 
 
 def _context(docs_dir: Path):

@@ -16,12 +16,11 @@ import pandas as pd
 
 from crosstrain.data.dataset import load_frames
 from crosstrain.names import LABEL_COLUMN, SPLITS
-from crosstrain.validation.gx_runner import HASH_COLUMN, row_hashes
+from crosstrain.validation.gx_runner import HASH_COLUMN, label_expectations, row_hashes
 
 # Val/test values may lie this many train standard deviations outside the train split's range.
 RANGE_MARGIN_STDS = 10.0
 FLOAT_TYPES = ["float32", "float64"]
-INT_TYPES = ["int32", "int64"]
 # The split that must share no row with train. Val is left out on purpose: it only steers
 # early stopping, and test is what the reported scores are computed on.
 DISJOINT_SPLIT = "test"
@@ -107,16 +106,6 @@ def build_expectations(
             E.ExpectColumnValuesToNotBeNull(column=feature),
             E.ExpectColumnValuesToBeBetween(column=feature, min_value=low, max_value=high),
         ]
-    expectations += [
-        E.ExpectColumnValuesToBeInTypeList(column=LABEL_COLUMN, type_list=INT_TYPES),
-        E.ExpectColumnValuesToNotBeNull(column=LABEL_COLUMN),
-        E.ExpectColumnValuesToBeInSet(column=LABEL_COLUMN, value_set=list(range(len(meta["classes"])))),
-    ]
-    if split == "train":
-        # A classifier trained on one class learns nothing; ingest checks the source, this the split.
-        expectations.append(E.ExpectColumnUniqueValueCountToBeBetween(column=LABEL_COLUMN, min_value=2))
-    if train_hashes is not None:
-        expectations.append(E.ExpectColumnValuesToNotBeInSet(column=HASH_COLUMN, value_set=train_hashes))
-    return expectations
+    return expectations + label_expectations(split, meta, train_hashes)
 
 

@@ -18,10 +18,9 @@ import pandas as pd
 from crosstrain.data.dataset import load_frames
 from crosstrain.data.text import TEXT_COLUMN, token_counts
 from crosstrain.names import LABEL_COLUMN, SPLITS
-from crosstrain.validation.gx_runner import HASH_COLUMN, row_hashes
+from crosstrain.validation.gx_runner import HASH_COLUMN, label_expectations, row_hashes
 
 TOKENS_COLUMN = "n_tokens"
-INT_TYPES = ["int32", "int64"]
 # No review, headline or message is anywhere near this long; a row that is usually means a file
 # read with the wrong separator or quoting, so many records ran together into one text.
 MAX_TOKENS = 100_000
@@ -105,13 +104,5 @@ def build_expectations(
         # A text of only whitespace has characters but no tokens: the models would see pure padding.
         E.ExpectColumnValuesToBeBetween(column=TOKENS_COLUMN, min_value=1, max_value=MAX_TOKENS),
         E.ExpectColumnMedianToBeBetween(column=TOKENS_COLUMN, min_value=low, max_value=high),
-        E.ExpectColumnValuesToBeInTypeList(column=LABEL_COLUMN, type_list=INT_TYPES),
-        E.ExpectColumnValuesToNotBeNull(column=LABEL_COLUMN),
-        E.ExpectColumnValuesToBeInSet(column=LABEL_COLUMN, value_set=list(range(len(meta["classes"])))),
     ]
-    if split == "train":
-        # A classifier trained on one class learns nothing; ingest checks the source, this the split.
-        expectations.append(E.ExpectColumnUniqueValueCountToBeBetween(column=LABEL_COLUMN, min_value=2))
-    if train_hashes is not None:
-        expectations.append(E.ExpectColumnValuesToNotBeInSet(column=HASH_COLUMN, value_set=train_hashes))
-    return expectations
+    return expectations + label_expectations(split, meta, train_hashes)
