@@ -53,7 +53,10 @@ class RetryingClient(Retrying):
         uri = uri or store.tracking_uri(cfg)
         store.check_store(uri)
         retry.bound_http_retries(cfg.retry_timeout_s)
-        super().__init__(MlflowClient(store.with_busy_timeout(uri, cfg.sqlite_timeout_s)), cfg, uri)
+        # Making the client opens a sqlite store (and creates its tables): retried like any call.
+        opened = call(cfg, uri, lambda: MlflowClient(store.with_busy_timeout(uri, cfg.sqlite_timeout_s)),
+                      "open the store")
+        super().__init__(opened, cfg, uri)
 
 
 def artifact_repository(uri: str, cfg: MlflowConfig | None = None) -> Retrying:
@@ -65,4 +68,4 @@ def artifact_repository(uri: str, cfg: MlflowConfig | None = None) -> Retrying:
 
     cfg = cfg or MlflowConfig()
     retry.bound_http_retries(cfg.retry_timeout_s)
-    return Retrying(get_artifact_repository(uri), cfg, uri)
+    return Retrying(call(cfg, uri, lambda: get_artifact_repository(uri), "open the artifact store"), cfg, uri)
