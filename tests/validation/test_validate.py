@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -25,12 +24,6 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("iris") / "prep"
     ingest("iris", TaskConfig(), 42, out)
     return out
-
-
-@pytest.fixture
-def prepared(pristine: Path, tmp_path: Path) -> Path:
-    """A private copy of the prepared iris data that a test may corrupt."""
-    return Path(shutil.copytree(pristine, tmp_path / "prep"))
 
 
 def _edit(prepared: Path, split: str, change) -> None:
