@@ -10,7 +10,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from crosstrain.cli.main import main
-from crosstrain.tracking import offline, service
+from crosstrain.tracking import Tracker, offline
 
 
 def _params_file(tmp_path: Path, cfg) -> Path:
@@ -26,23 +26,24 @@ def _history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, flo
 def test_an_outage_is_journaled_and_sync_uploads_every_run_once(running, quick, tmp_path, capsys) -> None:
     # given: the fallback on, a 1 s retry window, an artifact to upload
     cfg = quick(offline_fallback=True, retry_timeout_s=1)
+    tracker = Tracker(cfg)
     artifact = tmp_path / "notes.txt"
     artifact.write_text("kept\n")
     name = f"offline-{uuid.uuid4().hex[:8]}"
 
     # when: a run loses the server midway, and another starts while it is down
-    with service.start_run(cfg, run_name=f"{name}-midway", tags={"k": "v"}, params={"p": 1}) as midway:
-        service.log_metrics({"loss": 1.0}, step=0)
+    with tracker.start_run(run_name=f"{name}-midway", tags={"k": "v"}, params={"p": 1}) as midway:
+        tracker.log_metrics({"loss": 1.0}, step=0)
         running.stop()
         for step in range(1, 4):
-            service.log_metrics({"loss": 1.0 / (step + 1)}, step=step)
-        service.log_artifacts(artifact, "extra")
-    with service.start_run(cfg, run_name=name, tags={"k": "w"}, params={"lr": 0.1}) as journaled:
-        service.log_dataset(pd.DataFrame({"x": [1.0], "label": [0]}), name="t-prepared",
+            tracker.log_metrics({"loss": 1.0 / (step + 1)}, step=step)
+        tracker.log_artifacts(artifact, "extra")
+    with tracker.start_run(run_name=name, tags={"k": "w"}, params={"lr": 0.1}) as journaled:
+        tracker.log_dataset(pd.DataFrame({"x": [1.0], "label": [0]}), name="t-prepared",
                             source=str(tmp_path), digest="0" * 32 + ".dir")
         for step in range(5):
-            service.log_metrics({"loss": 1.0 / (step + 1), "acc": step / 5}, step=step)
-        service.log_artifacts(artifact, "extra")
+            tracker.log_metrics({"loss": 1.0 / (step + 1), "acc": step / 5}, step=step)
+        tracker.log_artifacts(artifact, "extra")
     journal = offline.Journal.open(Path(cfg.offline_dir), journaled)
     local = {key: [(p["step"], p["value"], p["timestamp"]) for p in journal.metrics() if p["key"] == key]
              for key in ("loss", "acc")}
@@ -92,6 +93,7 @@ def test_a_model_trained_offline_is_uploaded_by_sync_and_loads_from_the_run(
 
     # given: the fallback on and, for now, a tracking URI where nothing listens
     cfg = quick(offline_fallback=True, retry_timeout_s=1)
+    tracker = Tracker(cfg)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", _unreachable_url())
     meta = {"n_features": 4, "n_classes": 3, "features": list("abcd"), "classes": list("xyz"),
             "feature_mean": [0.0] * 4, "feature_std": [1.0] * 4}
@@ -99,13 +101,13 @@ def test_a_model_trained_offline_is_uploaded_by_sync_and_loads_from_the_run(
     example = np.ones((2, 4), np.float32)
 
     # when: a run logs metrics and its model offline, sync runs against the server, evaluate resumes it
-    with service.start_run(cfg, run_name="offline-model", tags={}, params={}) as journaled:
-        service.log_metrics({"loss": 0.5}, step=0)
-        info = service.log_model(lambda: torch_models.log_model(model, example, ["torch"]))
+    with tracker.start_run(run_name="offline-model", tags={}, params={}) as journaled:
+        tracker.log_metrics({"loss": 0.5}, step=0)
+        info = tracker.log_model(lambda: torch_models.log_model(model, example, ["torch"]))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", running.url)
-    [synced] = [r for r in service.sync(cfg) if r.journal == journaled]
-    with service.resume_run(cfg, journaled) as resumed:
-        service.log_metrics({"test_accuracy": 0.9})
+    [synced] = [r for r in tracker.sync() if r.journal == journaled]
+    with tracker.resume_run(journaled) as resumed:
+        tracker.log_metrics({"test_accuracy": 0.9})
 
     # then: the run on the server has the metric from training and from evaluation, and its model loads
     assert synced.action == "uploaded" and resumed == synced.run_id
