@@ -16,6 +16,7 @@ import numpy as np
 from crosstrain import names
 from crosstrain.config import ReportConfig
 from crosstrain.evaluation.stats import Interval, mean_ci
+from crosstrain.finite import is_finite_number
 from crosstrain.report.collect import FrameworkInputs
 
 # The metrics every report shows first, in this order; any other numeric run field follows, sorted.
@@ -68,7 +69,8 @@ def interval_dict(ci: Interval) -> dict[str, float]:
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """`crosstrain.finite.is_finite_number`, telling mypy the value is then a number."""
+    return is_finite_number(value)
 
 
 def with_mfu(runs: list[dict], peak_gflops: float | None) -> list[dict]:

@@ -16,6 +16,7 @@ from crosstrain.config import Settings
 from crosstrain.errors import CrosstrainError, MissingInputError
 from crosstrain.evaluation import stats
 from crosstrain.evaluation.stats import Interval, mean_ci
+from crosstrain.finite import is_finite_number as _finite
 from crosstrain.io import read_json
 from crosstrain.names import FINAL_VAL_ACCURACY, TEST_ACCURACY, TEST_LOG_LOSS, TEST_MACRO_F1
 from crosstrain.tracking.gate import Option, Scores, choose
@@ -61,11 +62,6 @@ def _load(path: Path, step: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CrosstrainError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
-
-
-def _finite(value: Any) -> bool:
-    # bool is an int subclass; a JSON true is no score.
-    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
 def _candidate(task: str, framework: str, metric_file: Path, metric: str, settings: Settings) -> Candidate:
