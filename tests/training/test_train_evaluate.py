@@ -25,7 +25,7 @@ def test_train_then_evaluate_logs_one_run_per_seed(framework, iris_prepared, mlf
     # When the model is trained and evaluated
     infos = train("iris", settings, framework, iris_prepared, model_dir)
     result = evaluate("iris", settings, framework, iris_prepared, model_dir,
-                      tmp_path / "metrics.json", tmp_path / "plots")
+                      metrics_file=tmp_path / "metrics.json", plots_dir=tmp_path / "plots")
 
     # Then each seed's native model, history and train.json are on disk, and no other seed's
     assert sorted(p.name for p in model_dir.iterdir()) == [names.seed_dir(3), names.seed_dir(7)]
@@ -78,7 +78,7 @@ def test_train_then_evaluate_logs_one_run_per_seed(framework, iris_prepared, mlf
 def test_evaluate_without_a_trained_model_says_what_to_run(iris_prepared, mlflow_store, small_settings, tmp_path):
     with pytest.raises(MissingInputError, match="crosstrain train --task iris --framework pytorch"):
         evaluate("iris", small_settings, Framework.PYTORCH, iris_prepared, tmp_path / "none",
-                 tmp_path / "m.json", tmp_path / "plots")
+                 metrics_file=tmp_path / "m.json", plots_dir=tmp_path / "plots")
     assert not (tmp_path / "m.json").exists() and not (tmp_path / "plots").exists()
 
 

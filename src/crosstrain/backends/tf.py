@@ -1,7 +1,8 @@
 """The Keras backend: crosstrain's `Backend` protocol over Keras 3 on TensorFlow.
 
-The work is done in `crosstrain.models.tf`, `crosstrain.training.tf` and `crosstrain.export.tf`; this class is the one door
-the framework-neutral code goes through. Importing it imports TensorFlow (and nothing of PyTorch).
+The work is done in `crosstrain.models.tf`, `crosstrain.training.tf` and `crosstrain.export.tf`;
+this class is the one door the framework-neutral code goes through. Importing it imports
+TensorFlow (and nothing of PyTorch).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crosstrain import names
+from crosstrain import names, tracking
 from crosstrain.cli.options import FrameworkOpt, ParamsOpt, SetOpt, TaskOpt, settings
 from crosstrain.config import DEFAULT_PARAMS
 from crosstrain.layout import Layout
@@ -22,7 +22,8 @@ def export(
     cfg.task(task)
     seed = cfg.seeds[0]
     model_dir = layout.model(task, framework) / names.seed_dir(seed)
-    result = run(task, cfg, framework, model_dir, layout.prepared(task), layout.onnx(task, framework))
+    result = run(task, cfg, framework, model_dir, layout.prepared(task), layout.onnx(task, framework),
+                 tracker=tracking.tracker(cfg.mlflow))
     if not result["exported"]:
         typer.echo(f"export {task}/{framework}: not exported ({result['reason']})")
         return

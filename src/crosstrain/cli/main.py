@@ -55,7 +55,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for expected errors too."),
 ) -> None:
     """TensorFlow or PyTorch, for this task? Train the same model fairly in both and compare.

@@ -9,12 +9,14 @@ import typer
 
 from crosstrain.config import DEFAULT_PARAMS, Framework, Settings, load_settings
 
-TaskOpt = Annotated[str, typer.Option("--task", "-t", metavar="NAME", help="Task to run, a key of `tasks` in params (e.g. iris).")]
+TaskOpt = Annotated[str, typer.Option(
+    "--task", "-t", metavar="NAME", help="Task to run, a key of `tasks` in params (e.g. iris).")]
 FrameworkOpt = Annotated[
     Framework, typer.Option("--framework", "-f", help="Which framework's model to train or evaluate.")
 ]
 ParamsOpt = Annotated[
-    Path, typer.Option("--params", "-p", metavar="FILE", help="Params file to read.", dir_okay=False, show_default=True)
+    Path, typer.Option("--params", "-p", metavar="FILE", help="Params file to read.", dir_okay=False,
+                       show_default=True)
 ]
 SetOpt = Annotated[
     list[str] | None,
@@ -22,7 +24,8 @@ SetOpt = Annotated[
         "--set",
         "-S",
         metavar="KEY.PATH=VALUE",
-        help="Override a param, e.g. --set train.epochs=3 (repeatable; the value is YAML, as in `dvc exp run -S`).",
+        help="Override a param, e.g. --set train.epochs=3 (repeatable; the value is YAML, as in "
+        "`dvc exp run -S`).",
     ),
 ]
 

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -85,7 +85,7 @@ def compile_(
 class _Tee(io.TextIOBase):
     """Writes through to `stream` and keeps a copy, to find a failed step's error in kfp.local's output."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self.stream, self.copy = stream, io.StringIO()
 
     def write(self, text: str) -> int:

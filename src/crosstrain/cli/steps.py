@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from crosstrain import names
+from crosstrain import names, tracking
 from crosstrain.cli.options import FrameworkOpt, ParamsOpt, SetOpt, TaskOpt, settings
 from crosstrain.config import DEFAULT_PARAMS
 from crosstrain.errors import MissingInputError
@@ -39,7 +39,8 @@ def ingest(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = Non
 
 @app.command()
 def validate(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
-    """Check the prepared data with Great Expectations; fail (and stop the pipeline) on any broken expectation."""
+    """Check the prepared data with Great Expectations; fail (and stop the pipeline) on any broken
+    expectation."""
     from crosstrain.validation.validate import validate as run
 
     settings(params, set_).task(task)
@@ -53,7 +54,8 @@ def validate(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = N
 def _require_validated(task: str) -> None:
     path = layout.validation(task) / names.VALIDATION_FILE
     if not path.exists() or not read_json(path).get("success"):
-        raise MissingInputError(f"{path} shows no passed validation: run `crosstrain validate --task {task}` first")
+        raise MissingInputError(
+            f"{path} shows no passed validation: run `crosstrain validate --task {task}` first")
 
 
 @app.command()
@@ -63,15 +65,17 @@ def train(
     params: ParamsOpt = DEFAULT_PARAMS,
     set_: SetOpt = None,
     workers: Annotated[int | None, typer.Option(
-        "--workers", "-w", min=1, help="Local worker processes (overrides train.distributed.workers).")] = None,
+        "--workers", "-w", min=1,
+        help="Local worker processes (overrides train.distributed.workers).")] = None,
     seed: Annotated[list[int] | None, typer.Option(
-        "--seed", metavar="N", help="Train only this seed (repeatable); default: every seed in params' `seeds`.")] = None,
+        "--seed", metavar="N",
+        help="Train only this seed (repeatable); default: every seed in params' `seeds`.")] = None,
     resume: Annotated[bool | None, typer.Option(
         "--resume/--no-resume", help="Continue from the last epoch checkpoint (an error if it was made "
         "with other params, data or code) / start over, dropping checkpoints. Default: resume when one "
         "matches.")] = None,
 ) -> None:
-    """Train the task's model in one framework, once per seed, from the shared initial weights and batch order.
+    """Train the task's model in one framework, once per seed, from the shared initial weights and order.
 
     Each seed is one MLflow run and one model under models/<task>/<framework>/seed-<N>/.
     With several workers this process launches them (torchrun for PyTorch, TF_CONFIG workers for
@@ -102,12 +106,13 @@ def train(
         results = [read_json(layout.model(task, framework) / names.seed_dir(s) / names.TRAIN_INFO_FILE)
                    for s in seeds or cfg.seeds]
     else:
-        from crosstrain.training.loop import Interrupted
         from crosstrain.training.job import train as run
+        from crosstrain.training.loop import Interrupted
 
         try:
             results = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework), seeds,
-                          checkpoints=layout.checkpoints(task, framework), resume=resume)
+                          checkpoints=layout.checkpoints(task, framework), resume=resume,
+                          tracker=tracking.tracker(cfg.mlflow, enabled=env.read(framework).is_chief))
         except Interrupted as stopped:
             typer.echo(
                 f"crosstrain: train {task}/{framework} interrupted by {signal.Signals(stopped.signum).name} "
@@ -127,14 +132,16 @@ def train(
 
 
 @app.command()
-def evaluate(task: TaskOpt, framework: FrameworkOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+def evaluate(task: TaskOpt, framework: FrameworkOpt, params: ParamsOpt = DEFAULT_PARAMS,
+             set_: SetOpt = None) -> None:
     """Score every seed's model on the test split: accuracy, macro-F1, log-loss, confusion, latency, size."""
     from crosstrain.evaluation.evaluate import evaluate as run
 
     cfg = settings(params, set_)
     cfg.task(task)
     result = run(task, cfg, framework, layout.prepared(task), layout.model(task, framework),
-                 layout.metrics(task, framework), layout.plots(task, framework))
+                 metrics_file=layout.metrics(task, framework), plots_dir=layout.plots(task, framework),
+                 tracker=tracking.tracker(cfg.mlflow))
     mean = result["mean"]
     typer.echo(
         f"evaluate {task}/{framework}: {len(result['runs'])} seeds, mean test_accuracy "

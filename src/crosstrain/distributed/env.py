@@ -29,10 +29,12 @@ class World:
 
     @property
     def is_chief(self) -> bool:
+        """Rank 0: the one process that tracks, writes outputs and saves checkpoints."""
         return self.rank == 0
 
     @property
     def distributed(self) -> bool:
+        """More than one worker."""
         return self.size > 1
 
 

@@ -23,7 +23,8 @@ from crosstrain.evaluation import latency
 from crosstrain.evaluation import metrics as m
 from crosstrain.io import atomic_dir, atomic_write_json, read_json
 from crosstrain.resources import dir_size_mb
-from crosstrain.tracking import service
+from crosstrain import tracking
+from crosstrain.tracking import Tracking
 from crosstrain.training.loop import predict_in_chunks
 
 
@@ -93,14 +94,15 @@ def _fairness_record(task: str, framework: Framework, seed_dir: Path) -> dict:
     return read_json(path)
 
 
-def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path, model_dir: Path,
-             metrics_file: Path, plots_dir: Path) -> dict:
+def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path, model_dir: Path, *,
+             metrics_file: Path, plots_dir: Path, tracker: Tracking | None = None) -> dict:
     """Evaluate every seed's trained model on the test split; returns what is written to `metrics_file`.
 
     Every seed is scored on the same test rows in the same order, so the report can pair the
     frameworks' predictions example by example.
     """
     framework = Framework(framework)
+    tracker = tracker or tracking.tracker(settings.mlflow)
     meta = load_meta(prepared)
     test = load_split(prepared, "test")
     classes = meta["classes"]
@@ -152,8 +154,8 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
         _write_plots(tmp, histories, classes, test.y, predictions, matrix,
                      f"{task} / {framework} (all {len(infos)} seeds)")
         for run in runs:
-            with service.resume_run(settings.mlflow, run["run_id"]):
-                service.log_metrics({k: v for k, v in run.items() if k in numeric and isinstance(v, float)})
-                service.log_artifacts(tmp, artifact_path="evaluation")
+            with tracker.resume_run(run["run_id"]):
+                tracker.log_metrics({k: v for k, v in run.items() if k in numeric and isinstance(v, float)})
+                tracker.log_artifacts(tmp, artifact_path="evaluation")
         atomic_write_json(metrics_file, result)
     return result

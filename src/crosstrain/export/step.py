@@ -25,7 +25,8 @@ from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.errors import CrosstrainError, MissingInputError
 from crosstrain.evaluation.latency import measure
 from crosstrain.io import atomic_write_json, read_json
-from crosstrain.tracking import service
+from crosstrain import tracking
+from crosstrain.tracking import Tracking
 from crosstrain.training.loop import predict_in_chunks
 
 ARTIFACT_PATH = "onnx"
@@ -68,7 +69,7 @@ def _not_exported(base: dict, reason: str, out_file: Path) -> dict:
 
 
 def export(task: str, settings: Settings, framework: Framework, model_dir: Path, prepared: Path,
-           out_file: Path, onnx_file: Path | None = None) -> dict:
+           out_file: Path, *, onnx_file: Path | None = None, tracker: Tracking | None = None) -> dict:
     """Export one seed's trained model (`model_dir` holds it and its train.json) and check it.
 
     Returns what it writes to `out_file`. With `onnx_file`, the `.onnx` is also kept there (it always
@@ -131,9 +132,10 @@ def export(task: str, settings: Settings, framework: Framework, model_dir: Path,
         result = {**base, "exported": True, "reason": None, "exporter": converter,
                   "export_time_s": export_time, "test_rows": len(test), **metrics,
                   "native": native_latency}
-        with service.resume_run(settings.mlflow, info["run_id"]):
-            service.log_metrics(metrics)
-            service.log_artifacts(path, artifact_path=ARTIFACT_PATH)
+        tracker = tracker or tracking.tracker(settings.mlflow)
+        with tracker.resume_run(info["run_id"]):
+            tracker.log_metrics(metrics)
+            tracker.log_artifacts(path, artifact_path=ARTIFACT_PATH)
         if onnx_file is not None:
             Path(onnx_file).parent.mkdir(parents=True, exist_ok=True)
             staged = Path(onnx_file).with_name(f".{Path(onnx_file).name}.tmp")

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from crosstrain import names
+from crosstrain import names, tracking
 from crosstrain.config import Framework, Settings, _describe, apply_override
 from crosstrain.errors import ConfigError, MissingInputError
 from crosstrain.io import read_json
@@ -105,9 +105,9 @@ def train(params: str, task: str, framework: str, prepared: str, model_dir: str,
     """
     from crosstrain.training.job import train as run
 
-    checkpoints = Path(checkpoint_dir) if checkpoint_dir else None
-    return run(task, load(params), Framework(framework), Path(prepared), Path(model_dir),
-               checkpoints=checkpoints, mirror=checkpoints is not None)
+    checkpoints, settings = (Path(checkpoint_dir) if checkpoint_dir else None), load(params)
+    return run(task, settings, Framework(framework), Path(prepared), Path(model_dir),
+               checkpoints=checkpoints, mirror=checkpoints is not None, tracker=tracking.tracker(settings.mlflow))
 
 
 def train_distributed(params: str, task: str, framework: str, prepared: str, model_dir: str) -> list[dict]:
@@ -127,10 +127,10 @@ def evaluate(
     """
     from crosstrain.evaluation.evaluate import evaluate as run
 
-    result = run(
-        task, load(params), Framework(framework), Path(prepared), Path(model_dir), Path(metrics_file),
-        Path(plots_dir),
-    )
+    settings = load(params)
+    result = run(task, settings, Framework(framework), Path(prepared), Path(model_dir),
+                 metrics_file=Path(metrics_file), plots_dir=Path(plots_dir),
+                 tracker=tracking.tracker(settings.mlflow))
     return {**result, "confusion": read_json(Path(plots_dir) / "confusion.json")}
 
 
@@ -160,7 +160,7 @@ def export(
     settings = load(params)
     seed_dir = Path(model_dir) / names.seed_dir(settings.seeds[0])
     return run(task, settings, Framework(framework), seed_dir, Path(prepared), Path(out_file),
-               Path(onnx_file))
+               onnx_file=Path(onnx_file), tracker=tracking.tracker(settings.mlflow))
 
 
 def register(params: str, task: str, metric_files: list[str], out_file: str) -> dict:

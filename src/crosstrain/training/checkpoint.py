@@ -53,7 +53,7 @@ from crosstrain.names import CHECKPOINT_ARTIFACTS, TAG_CHECKPOINT_KEY, seed_dir
 from crosstrain.tracking import lineage
 
 if TYPE_CHECKING:
-    from crosstrain.training.tracker import Tracker
+    from crosstrain.tracking import Tracking
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Checkpoint:
 
     @property
     def epochs(self) -> int:
+        """Complete epochs the checkpoint holds."""
         return len(self.history.get("epochs", []))
 
     def group(self, prefix: str) -> dict[str, np.ndarray]:
@@ -129,6 +130,7 @@ def python_numpy_rng() -> dict[str, Any]:
 
 
 def restore_python_numpy_rng(rng: dict[str, Any], keys: np.ndarray) -> None:
+    """Put back Python's and numpy's global generators as `python_numpy_rng` saved them."""
     version, internal, gauss = rng["python"]
     random.setstate((version, tuple(internal), gauss))
     n = rng["numpy"]
@@ -215,15 +217,15 @@ def restore_final(directory: Path, out_dir: Path) -> bool:
 
 def finish(directory: Path, seed_dirs: list[str]) -> None:
     """These seeds are all trained: reduce their checkpoints to "complete" manifests (a record only)."""
-    for seed_dir in (Path(directory) / name for name in seed_dirs):
-        if not seed_dir.is_dir():
+    for done in (Path(directory) / name for name in seed_dirs):
+        if not done.is_dir():
             continue
-        manifest = seed_dir / MANIFEST
+        manifest = done / MANIFEST
         found = read_json(manifest) if manifest.is_file() else {}
         atomic_write_json(manifest, {"format": FORMAT, "status": COMPLETE, "key": found.get("key"),
                                      "run_id": found.get("run_id")})
-        shutil.rmtree(seed_dir / FINAL_DIR, ignore_errors=True)
-        _remove_states(seed_dir)
+        shutil.rmtree(done / FINAL_DIR, ignore_errors=True)
+        _remove_states(done)
 
 
 def discard(directory: Path) -> None:
@@ -257,7 +259,8 @@ class SeedCheckpoints:
     """
 
     def __init__(self, root: Path | None, seed: int, settings: Settings, data_version: str,
-                 *, resume: bool | None, chief: bool, mirror: bool = False, tracker: Tracker | None = None) -> None:
+                 *, resume: bool | None, chief: bool, mirror: bool = False,
+                 tracker: Tracking | None = None) -> None:
         self.directory = None if root is None else Path(root) / seed_dir(seed)
         self.key = key(settings, seed, data_version) if root is not None else {}
         self.resume, self.chief = resume, chief
@@ -307,9 +310,17 @@ class SeedCheckpoints:
     def _download(self) -> None:
         """The newest unfinished run with this key's mirrored checkpoint, into `directory` (if any)."""
         assert self.tracker is not None and self.directory is not None
+        found = self.tracker.search_runs(
+            f"tags.`{TAG_CHECKPOINT_KEY}` = '{key_hash(self.key)}' and attributes.status != 'FINISHED'",
+            order_by=["attributes.start_time DESC"], max_results=1)
+        if not found:
+            return
+        run_id = found[0].info.run_id
         with tempfile.TemporaryDirectory() as scratch:
-            run_id = self.tracker.download_checkpoint(key_hash(self.key), Path(scratch))
-            if run_id is None:
+            try:
+                self.tracker.client().download_artifacts(run_id, CHECKPOINT_ARTIFACTS, scratch)
+            except Exception as err:  # noqa: BLE001 - no mirror yet (killed before epoch 0 was saved)
+                log.warning("run %s has no checkpoint to resume from: %s", run_id, err)
                 return
             fetched = Path(scratch) / CHECKPOINT_ARTIFACTS
             self.directory.mkdir(parents=True, exist_ok=True)

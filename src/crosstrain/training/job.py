@@ -39,9 +39,9 @@ from crosstrain.data.dataset import Split, load_meta, load_split
 from crosstrain.distributed import env, shard
 from crosstrain.distributed.env import World
 from crosstrain.distributed.signals import stop_on_signals
-from crosstrain.tracking import lineage
+from crosstrain import tracking
+from crosstrain.tracking import Tracking, lineage
 from crosstrain.training import checkpoint
-from crosstrain.training.tracker import NoTracker, Tracker
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,16 @@ class Job:
     out_dir: Path
     data_version: str  # the DVC hash of the prepared data (as in dvc.lock): what `dvc pull` restores
     world: World
-    tracker: Tracker | NoTracker
+    tracker: Tracking  # rank 0's; a NoTracker on every other rank
     ctx: Any = None  # the backend's distributed context, once `setup` has run
 
     @classmethod
     def resolve(cls, task: str, settings: Settings, framework: Framework | str, prepared: Path,
-                out_dir: Path) -> Job:
-        """Validate the task once, read the prepared data once, pick the backend once."""
+                out_dir: Path, tracker: Tracking | None = None) -> Job:
+        """Validate the task once, read the prepared data once, pick the backend once.
+
+        `tracker` (default: one on `settings.mlflow`'s store) is used on rank 0 only.
+        """
         framework = Framework(framework)
         cfg = settings.task(task)
         budget = settings.train_for(task)
@@ -78,7 +81,8 @@ class Job:
         return cls(task=task, framework=framework, settings=settings, backend=backends.get(framework),
                    spec=cfg.model, budget=budget, meta=load_meta(prepared), train=train, val=val,
                    prepared=Path(prepared), out_dir=Path(out_dir), data_version=lineage.data_digest(prepared),
-                   world=world, tracker=Tracker(settings) if world.is_chief else NoTracker())
+                   world=world, tracker=(tracker or tracking.tracker(settings.mlflow)) if world.is_chief
+                   else tracking.NoTracker())
 
     def seed_dir(self, seed: int) -> Path:
         """Where seed `seed`'s model, train.json, history.json and fairness.json go."""
@@ -87,7 +91,7 @@ class Job:
 
 def train(task: str, settings: Settings, framework: Framework | str, prepared: Path, out_dir: Path,
           seeds: list[int] | None = None, *, checkpoints: Path | None = None, resume: bool | None = None,
-          mirror: bool = False) -> list[dict]:
+          mirror: bool = False, tracker: Tracking | None = None) -> list[dict]:
     """Train one task in one framework once per seed (default: every seed in `settings.seeds`).
 
     Each seed's native model, train.json, history.json and fairness.json go to `out_dir/seed-<s>/`,
@@ -97,11 +101,12 @@ def train(task: str, settings: Settings, framework: Framework | str, prepared: P
 
     With `checkpoints` (a directory; `Layout.checkpoints`), each seed checkpoints every epoch into
     `checkpoints/seed-<s>/` and resumes from a matching checkpoint (see `checkpoint.SeedCheckpoints`
-    for `resume` and `mirror`). Without, nothing is checkpointed.
+    for `resume` and `mirror`). Without, nothing is checkpointed. Runs are tracked by `tracker`
+    (made by the caller: the CLI command or the Kubeflow component; default: params' store).
     """
     from crosstrain.training.seed import train_seed
 
-    job = Job.resolve(task, settings, framework, prepared, out_dir)
+    job = Job.resolve(task, settings, framework, prepared, out_dir, tracker)
     chosen = list(settings.seeds if seeds is None else seeds)
     budget, world = job.budget, job.world
     # Threads are pinned explicitly in every worker (torchrun would otherwise force 1), before the
@@ -116,7 +121,7 @@ def train(task: str, settings: Settings, framework: Framework | str, prepared: P
             for seed in chosen:
                 policy = checkpoint.SeedCheckpoints(
                     checkpoints, seed, settings, job.data_version, resume=resume, chief=world.is_chief,
-                    mirror=mirror, tracker=job.tracker if isinstance(job.tracker, Tracker) else None)
+                    mirror=mirror, tracker=job.tracker)
                 results.append(train_seed(job, seed, policy, stop))
     finally:
         job.backend.cleanup(job.ctx)

@@ -57,7 +57,8 @@ class TrainStep(Protocol):
     def expect_batch_sizes(self, sizes: Collection[int]) -> None:
         """The shard sizes `fit` will feed, told before the first step (TensorFlow traces each once)."""
 
-    def set_learning_rate(self, lr: float) -> None: ...
+    def set_learning_rate(self, lr: float) -> None:
+        """The learning rate for the next steps (the loop sets it each epoch, from the schedule)."""
 
     def learning_rate(self) -> float:
         """The learning rate the framework's optimiser holds (read back, for the fairness record)."""
@@ -130,10 +131,12 @@ class History:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> History:
+        """The history `state()` saved in a checkpoint."""
         return cls(**state)
 
     @property
     def train_time(self) -> float:
+        """Seconds inside the epoch timers, summed."""
         return float(sum(e[names.EPOCH_TIME] for e in self.epochs))
 
     def speed(self) -> dict[str, float]:
@@ -150,6 +153,7 @@ class History:
 
     @property
     def last(self) -> dict[str, float]:
+        """The last complete epoch's metrics."""
         return self.epochs[-1] if self.epochs else {}
 
 

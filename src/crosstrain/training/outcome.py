@@ -108,7 +108,7 @@ def publish(job: Job, seed: int, run_id: str | None, trained: Trained) -> dict:
         model = plain
     figures = measured(job, trained, backend.param_count(model))
     params = run_params(job, seed, getattr(job.ctx, "backend", "none"))
-    reference = scaling.baseline(params) if world.distributed else None
+    reference = scaling.baseline(params, job.tracker) if world.distributed else None
     examples = len(job.train) * len(history.epochs)
     speed = scaling.metrics(examples, history.train_time, world.size, reference and reference[1])
     job.tracker.log_metrics({**figures, **speed})

@@ -67,7 +67,7 @@ def _run(job: Job, seed: int, checkpoints: checkpoint.SeedCheckpoints,
             names.TAG_MODE: job.budget.mode, names.TAG_KIND: names.KIND_TRAINING, **checkpoints.tags}
     backend_name = getattr(job.ctx, "backend", "none")
     return job.tracker.start_run(run_name=outcome.run_name(job, seed), tags=tags,
-                                 params=outcome.run_params(job, seed, backend_name))
+                                 params=outcome.run_params(job, seed, backend_name), settings=job.settings)
 
 
 def _train(job: Job, seed: int, run_id: str | None, checkpoints: checkpoint.SeedCheckpoints, stop: Stop,
@@ -182,9 +182,9 @@ def _restore(job: Job, found: checkpoint.Checkpoint, model: Any,
 def _log_missing_epochs(job: Job, run_id: str | None, history: History) -> None:
     """Log the checkpointed epochs the run lacks: a checkpoint is written before its epoch is logged,
     so a process killed in between left that epoch's metrics unlogged (never logged twice)."""
-    if run_id is None:
+    if run_id is None or not job.world.is_chief:
         return
-    logged = job.tracker.logged_steps(run_id, names.TRAIN_LOSS)
+    logged = {m.step for m in job.tracker.client().get_metric_history(run_id, names.TRAIN_LOSS)}
     for epoch, stats in enumerate(history.epochs):
         if epoch not in logged:
             job.tracker.log_metrics(stats, step=epoch)

@@ -13,24 +13,24 @@ Mirrors `crosstrain.training.torch`.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# First: crosstrain.models.tf sets KERAS_BACKEND (and TensorFlow's log level) before keras is imported.
+from crosstrain.models.tf import precision_of
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+# isort: split
+import keras
+import numpy as np
+import tensorflow as tf
 
-import crosstrain.models.tf  # noqa: E402,F401  (sets KERAS_BACKEND before keras is imported)
-from crosstrain.config import DistributedConfig, TrainConfig  # noqa: E402
-from crosstrain.distributed.env import World  # noqa: E402
-from crosstrain.errors import ConfigError  # noqa: E402
-from crosstrain.models.tf import precision_of  # noqa: E402
-from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON  # noqa: E402
-from crosstrain.training.precision import check_precision  # noqa: E402
+from crosstrain.config import DistributedConfig, TrainConfig
+from crosstrain.distributed.env import World
+from crosstrain.errors import ConfigError
+from crosstrain.training.keras_adam import Adam
+from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON
+from crosstrain.training.precision import check_precision
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -122,37 +122,11 @@ def _reducer(strategy: tf.distribute.Strategy):
     """A compiled all-reduce (sum) of a float64 vector over `strategy`'s workers, traced once."""
     if id(strategy) not in _REDUCERS:
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float64)])
-        def reduce(values):
+        def reduce(values: tf.Tensor) -> tf.Tensor:
             return strategy.reduce(SUM, strategy.run(tf.identity, args=(values,)), axis=None)
 
         _REDUCERS[id(strategy)] = reduce
     return _REDUCERS[id(strategy)]
-
-
-class Adam(keras.optimizers.Adam):
-    """Keras' Adam with epsilon added after the bias correction, as in PyTorch and the Adam paper.
-
-    Keras adds epsilon to sqrt(v) before correcting the step size, which makes its effective epsilon
-    epsilon / sqrt(1 - beta2^t): 32x larger at the first step. Elements whose gradient is near that
-    size (clipped gradients, rarely seen embeddings) then move by a very different amount - measured
-    here, the Transformer's weights differed by 2/3 of a step after one update. The update below is
-    PyTorch's `param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`, in the same graph
-    ops as Keras' own (Keras has no fused Adam kernel to lose).
-    """
-
-    def update_step(self, gradient, variable, learning_rate):
-        ops = keras.ops
-        lr = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
-        local_step = ops.cast(self.iterations + 1, variable.dtype)
-        bias_1 = 1 - ops.power(ops.cast(self.beta_1, variable.dtype), local_step)
-        bias_2 = 1 - ops.power(ops.cast(self.beta_2, variable.dtype), local_step)
-        m = self._momentums[self._get_variable_index(variable)]
-        v = self._velocities[self._get_variable_index(variable)]
-        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
-        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
-        denominator = ops.add(ops.divide(ops.sqrt(v), ops.sqrt(bias_2)), self.epsilon)
-        self.assign_sub(variable, ops.divide(ops.multiply(m, lr / bias_1), denominator))
 
 
 def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
@@ -204,7 +178,7 @@ class TrainStep:
         bn_stats = [v for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
                     for v in (layer.moving_mean, layer.moving_variance)] if self.ctx.world.distributed else []
 
-        def replica_step(x, y, weight):
+        def replica_step(x: tf.Tensor, y: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
             # Each worker's one replica gets that worker's own shard (plain tensors, one replica per
             # process). The optimiser sums gradients over replicas: the shard losses are weighted by
             # their share of the global batch, so the sum is the global batch's mean-loss gradient.
@@ -232,7 +206,7 @@ class TrainStep:
         self.model, self.jit_compile = model, bool(jit)
 
         @tf.function(**jit)
-        def step(x, y, weight):
+        def step(x: tf.Tensor, y: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
             return strategy.run(replica_step, args=(x, y, weight))
 
         self._step = step
@@ -241,16 +215,18 @@ class TrainStep:
         """Trace the step for each of these shard sizes on the next call, inside that first step."""
         self._pending.update(sizes)
 
-    def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0):
+    def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0) -> tf.Tensor:
+        """One update on this worker's shard; the shard's mean loss times `weight` (a scalar tensor)."""
         if self._pending:
             shape, dtype = self._features
             for size in sorted(self._pending - {len(x)}):
-                self._step.get_concrete_function(tf.TensorSpec([size, *shape], dtype),
-                                                 tf.TensorSpec([size], tf.int64), tf.TensorSpec([], tf.float32))
+                specs = (tf.TensorSpec([size, *shape], dtype), tf.TensorSpec([size], tf.int64))
+                self._step.get_concrete_function(*specs, tf.TensorSpec([], tf.float32))
             self._pending.clear()
         return self._step(tf.constant(x), tf.constant(y), tf.constant(weight, tf.float32))
 
     def set_learning_rate(self, lr: float) -> None:
+        """Assign the optimiser's learning-rate variable (read inside the compiled step)."""
         self.optimizer.learning_rate.assign(lr)
 
     def learning_rate(self) -> float:
@@ -293,8 +269,9 @@ def fairness_readback(step: TrainStep, model: keras.Model) -> dict[str, Any]:
         "optimizer.name": type(opt).__name__.lower(),
         "optimizer.betas": [opt.beta_1, opt.beta_2] if adam else None,
         "optimizer.epsilon": opt.epsilon if adam else None,
-        "optimizer.epsilon_placement": ("after the bias correction" if type(opt).update_step is Adam.update_step
-                                        else "before the step size's bias correction") if adam else None,
+        "optimizer.epsilon_placement": (
+            "after the bias correction" if type(opt).update_step is Adam.update_step
+            else "before the step size's bias correction") if adam else None,
         "optimizer.amsgrad": bool(opt.amsgrad) if adam else None,
         "optimizer.momentum": None if adam else float(opt.momentum),
         "optimizer.nesterov": None if adam else bool(opt.nesterov),

@@ -138,6 +138,7 @@ class TrainStep:
         self.bn_stats = [buf for m in norms for buf in (m.running_mean, m.running_var) if buf is not None]
 
     def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0) -> torch.Tensor:
+        """One update on this rank's shard; the shard's mean loss times `weight` (detached)."""
         # predict() leaves the model in eval mode; switching back walks every module (~10 µs), so only
         # when needed (always with DDP, whose wrapper has its own flag).
         if self.world.distributed or not self.model.training:
@@ -177,6 +178,7 @@ class TrainStep:
         """Nothing to prepare: eager PyTorch has no per-shape trace (torch.compile recompiles lazily)."""
 
     def set_learning_rate(self, lr: float) -> None:
+        """Set every parameter group's learning rate."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
