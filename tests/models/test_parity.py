@@ -60,7 +60,9 @@ def test_shared_initial_weights_give_the_same_outputs(spec, features):
     # When both predict on real iris features
     # Then the logits agree to float32 precision
     np.testing.assert_allclose(
-        tf_models.predict_logits(keras_model, features), torch_models.predict_logits(torch_model, features), atol=1e-5
+        tf_models.predict_logits(keras_model, features),
+        torch_models.predict_logits(torch_model, features),
+        atol=1e-5,
     )
 
 
@@ -72,7 +74,9 @@ def test_weights_copied_from_keras_to_torch_agree(spec, features):
     torch_models.set_weights(torch_model, tf_models.get_weights(keras_model))
     # Then both compute the same function, and the weights read back unchanged
     np.testing.assert_allclose(
-        tf_models.predict_logits(keras_model, features), torch_models.predict_logits(torch_model, features), atol=1e-5
+        tf_models.predict_logits(keras_model, features),
+        torch_models.predict_logits(torch_model, features),
+        atol=1e-5,
     )
     keras_weights, torch_weights = tf_models.get_weights(keras_model), torch_models.get_weights(torch_model)
     assert keras_weights.keys() == torch_weights.keys()

@@ -18,12 +18,16 @@ import io
 import logging
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from crosstrain.models import tf as tf_models  # sets KERAS_BACKEND before Keras is imported
 
-keras, tf = tf_models.keras, tf_models.tf
+if TYPE_CHECKING:  # annotations only: at run time Keras comes in through crosstrain.models.tf, above
+    import keras
+
+tf = tf_models.tf
 
 BATCH = "batch"
 KERAS_EXPORT = "keras.Model.export"

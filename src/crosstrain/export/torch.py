@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from crosstrain.models.torch import input_dtype
+
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 EXPORTER = "torch.onnx.export(dynamo=True)"
@@ -30,7 +32,7 @@ def export_onnx(model: nn.Module, path: Path, example: np.ndarray, opset: int) -
     converter used.
     """
     model.eval()
-    x = torch.from_numpy(np.ascontiguousarray(example, dtype=model.input_dtype))
+    x = torch.from_numpy(np.ascontiguousarray(example, dtype=input_dtype(model)))
     batch = torch.export.Dim("batch")
     # The exporter reports its progress through print() and logging; crosstrain prints its own summary.
     quiet = logging.getLogger("torch.onnx")
@@ -50,6 +52,8 @@ def export_onnx(model: nn.Module, path: Path, example: np.ndarray, opset: int) -
                 external_data=False,
                 verbose=False,
             )
+            if program is None:  # only the legacy exporter (dynamo=False) returns nothing
+                raise RuntimeError(f"{EXPORTER} returned no ONNX program")
             program.save(str(path), external_data=False)
     finally:
         quiet.setLevel(level)

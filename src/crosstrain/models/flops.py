@@ -15,6 +15,9 @@ check against):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from crosstrain.config import BiLSTMSpec, CNNSpec, ModelSpec, TransformerSpec
 from crosstrain.models.spec import check, dense_layers
 
@@ -30,10 +33,10 @@ def _dense(n_in: int, n_out: int) -> int:
 
 def _head(spec: CNNSpec | BiLSTMSpec | TransformerSpec, features: int, n_classes: int) -> int:
     """The optional dense layer and the logits, as `models.tf._head`."""
-    flops = 0
-    if getattr(spec, "dense", None):
-        flops += _dense(features, spec.dense)
-        features = spec.dense
+    flops, dense = 0, getattr(spec, "dense", None)  # a transformer has no dense layer
+    if dense:
+        flops += _dense(features, dense)
+        features = dense
     return flops + _dense(features, n_classes)
 
 
@@ -68,7 +71,10 @@ def _transformer(spec: TransformerSpec, meta: dict) -> int:
     return spec.layers * encoder + _head(spec, d, len(meta["classes"]))
 
 
-_COUNTERS = {"softmax": _mlp, "mlp": _mlp, "cnn": _cnn, "bilstm": _bilstm, "transformer": _transformer}
+# Each takes its own spec class; `flops_per_example` looks one up by `spec.kind`, which picks the match.
+_COUNTERS: dict[str, Callable[[Any, dict], int]] = {
+    "softmax": _mlp, "mlp": _mlp, "cnn": _cnn, "bilstm": _bilstm, "transformer": _transformer,
+}
 
 
 def flops_per_example(spec: ModelSpec, meta: dict) -> int:

@@ -16,7 +16,9 @@ layers, in this order, under these names:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -102,10 +104,12 @@ def orthogonal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
 
 
 def zeros(n: int) -> np.ndarray:
+    """n float32 zeros: Keras' default bias (and batch-norm β, moving mean) initialiser."""
     return np.zeros(n, dtype=np.float32)
 
 
 def ones(n: int) -> np.ndarray:
+    """n float32 ones: Keras' default γ, moving variance and LSTM forget-gate bias."""
     return np.ones(n, dtype=np.float32)
 
 
@@ -190,7 +194,10 @@ def _transformer(spec: TransformerSpec, meta: dict, rng: np.random.Generator) ->
     return weights
 
 
-INITIALISERS = {"softmax": _mlp, "mlp": _mlp, "cnn": _cnn, "bilstm": _bilstm, "transformer": _transformer}
+# Each takes its own spec class; `initial_weights` looks one up by `spec.kind`, which picks the match.
+INITIALISERS: dict[str, Callable[[Any, dict, np.random.Generator], Weights]] = {
+    "softmax": _mlp, "mlp": _mlp, "cnn": _cnn, "bilstm": _bilstm, "transformer": _transformer,
+}
 
 
 def initial_weights(spec: ModelSpec, meta: dict, seed: int) -> Weights:
@@ -211,7 +218,8 @@ def describe(spec: ModelSpec) -> str:
         return "softmax"
     if isinstance(spec, MLPSpec):
         return f"mlp[{','.join(map(str, spec.hidden))}]-{spec.activation}"
-    dense = f"-d{spec.dense}" if getattr(spec, "dense", None) else ""
+    width = getattr(spec, "dense", None)  # CNN and BiLSTM have an optional dense layer, transformers none
+    dense = f"-d{width}" if width else ""
     if isinstance(spec, CNNSpec):
         norm = "-bn" if spec.batch_norm else ""
         return f"cnn[{','.join(map(str, spec.widths))}]-k{spec.kernel_size}{norm}{dense}"

@@ -7,26 +7,29 @@ embedding and the weight-free attention core, so the transformer's weights are p
 
 from __future__ import annotations
 
-import os
+# First: Keras 3 picks its backend at import time; crosstrain's TensorFlow path means the TF backend.
+import crosstrain.models.keras_backend  # noqa: F401  (sets KERAS_BACKEND and TensorFlow's log level)
 
-# Keras 3 picks its backend at import time; crosstrain's TensorFlow path means the TF backend.
-os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep oneDNN/CPU-feature banners out of the CLI
+# isort: split
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from pathlib import Path  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
-
-from crosstrain.config import BiLSTMSpec, CNNSpec, ModelSpec, TransformerSpec  # noqa: E402
-from crosstrain.models.spec import NON_TRAINABLE, Weights, check, dense_layers  # noqa: E402
+from crosstrain.config import BiLSTMSpec, CNNSpec, ModelSpec, TransformerSpec
+from crosstrain.models.spec import NON_TRAINABLE, Weights, check, dense_layers
 
 # Keras prints a progress bar for every predict() (MLflow calls it while logging); crosstrain has its own.
 keras.utils.disable_interactive_logging()
 
 MODEL_FILE = "model.keras"
+
+Tensor = Any
+"""A tf.Tensor, or a KerasTensor while the functional graph is built (Keras' layers take either)."""
 
 
 # --- the two custom layers -----------------------------------------------------------------------
@@ -40,17 +43,20 @@ class PositionEmbedding(layers.Layer):
         super().__init__(**kwargs)
         self.seq_len, self.dim = seq_len, dim
 
-    def build(self, input_shape) -> None:
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        """Create the (seq_len, dim) table, U(-0.05, 0.05) as every embedding (neutral weights replace it)."""
         self.embeddings = self.add_weight(
             shape=(self.seq_len, self.dim),
             name="embeddings",
             initializer=keras.initializers.RandomUniform(-0.05, 0.05),
         )
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """(B, T, dim) token embeddings plus the table's first T rows."""
         return x + self.embeddings[None, : keras.ops.shape(x)[1]]
 
     def get_config(self) -> dict:
+        """The constructor arguments, so a saved `.keras` model rebuilds this layer."""
         return {**super().get_config(), "seq_len": self.seq_len, "dim": self.dim}
 
 
@@ -65,7 +71,8 @@ class ScaledDotProductAttention(layers.Layer):
         super().__init__(**kwargs)
         self.heads = heads
 
-    def call(self, inputs):
+    def call(self, inputs: list[Tensor]) -> Tensor:
+        """[q, k, v], each (B, T, d), to the heads' concatenated attention outputs, (B, T, d)."""
         q, k, v = (self._split(t) for t in inputs)
         scale = 1.0 / float(np.sqrt(q.shape[-1]))
         probs = keras.ops.softmax(keras.ops.matmul(q * scale, keras.ops.transpose(k, (0, 1, 3, 2))), axis=-1)
@@ -73,15 +80,17 @@ class ScaledDotProductAttention(layers.Layer):
         shape = keras.ops.shape(out)
         return keras.ops.reshape(out, (shape[0], shape[1], shape[2] * shape[3]))
 
-    def _split(self, x):
+    def _split(self, x: Tensor) -> Tensor:
         shape = keras.ops.shape(x)
         x = keras.ops.reshape(x, (shape[0], shape[1], self.heads, x.shape[-1] // self.heads))
         return keras.ops.transpose(x, (0, 2, 1, 3))
 
-    def compute_output_shape(self, input_shapes):
+    def compute_output_shape(self, input_shapes: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+        """The output has q's shape (B, T, d)."""
         return input_shapes[0]
 
     def get_config(self) -> dict:
+        """The constructor arguments, so a saved `.keras` model rebuilds this layer."""
         return {**super().get_config(), "heads": self.heads}
 
 
@@ -94,7 +103,7 @@ CUSTOM_OBJECTS = {
 # --- one builder per architecture ----------------------------------------------------------------
 
 
-def _mlp(spec: ModelSpec, meta: dict):
+def _mlp(spec: ModelSpec, meta: dict) -> tuple[Tensor, Tensor]:
     n_features, n_classes = len(meta["features"]), len(meta["classes"])
     mean, std = meta["feature_mean"], meta["feature_std"]
     inputs = keras.Input(shape=(n_features,), name="features")
@@ -105,15 +114,16 @@ def _mlp(spec: ModelSpec, meta: dict):
     return inputs, x
 
 
-def _head(x, spec: CNNSpec | BiLSTMSpec | TransformerSpec, meta: dict):
+def _head(x: Tensor, spec: CNNSpec | BiLSTMSpec | TransformerSpec, meta: dict) -> Tensor:
     """Dropout → optional dense + ReLU → logits: the end of every deep architecture."""
     x = layers.Dropout(spec.dropout, name="dropout")(x)
-    if getattr(spec, "dense", None):
-        x = layers.Dense(spec.dense, activation="relu", name="dense")(x)
+    dense = getattr(spec, "dense", None)  # a transformer has no dense layer
+    if dense:
+        x = layers.Dense(dense, activation="relu", name="dense")(x)
     return layers.Dense(len(meta["classes"]), name="logits")(x)
 
 
-def _cnn(spec: CNNSpec, meta: dict):
+def _cnn(spec: CNNSpec, meta: dict) -> tuple[Tensor, Tensor]:
     inputs = keras.Input(shape=tuple(meta["image_shape"]), name="image")
     x = inputs
     for i, width in enumerate(spec.widths):
@@ -128,7 +138,7 @@ def _cnn(spec: CNNSpec, meta: dict):
     return inputs, _head(layers.GlobalAveragePooling2D(name="global_pool")(x), spec, meta)
 
 
-def _bilstm(spec: BiLSTMSpec, meta: dict):
+def _bilstm(spec: BiLSTMSpec, meta: dict) -> tuple[Tensor, Tensor]:
     inputs = keras.Input(shape=(meta["seq_len"],), dtype="int64", name="tokens")
     x = layers.Embedding(meta["vocab_size"], spec.embedding_dim, name="embedding")(inputs)  # no mask_zero
     # use_cudnn="auto" picks cuDNN on a GPU (PyTorch does too) and the generic loop on CPU; both compute
@@ -146,7 +156,7 @@ def _bilstm(spec: BiLSTMSpec, meta: dict):
     return inputs, _head(pool(name="pool")(x), spec, meta)
 
 
-def _transformer(spec: TransformerSpec, meta: dict):
+def _transformer(spec: TransformerSpec, meta: dict) -> tuple[Tensor, Tensor]:
     """Token + learned position embeddings → dropout → N post-norm encoder layers → mean over time → head.
 
     Encoder layer i, as `torch_layers.Transformer` (dropout p everywhere, none on attention probabilities):
@@ -176,7 +186,10 @@ def _transformer(spec: TransformerSpec, meta: dict):
     return inputs, _head(layers.GlobalAveragePooling1D(name="pool")(x), spec, meta)
 
 
-BUILDERS = {"softmax": _mlp, "mlp": _mlp, "cnn": _cnn, "bilstm": _bilstm, "transformer": _transformer}
+# (inputs, logits) of the functional graph; each takes its own spec class, looked up by `spec.kind`.
+BUILDERS: dict[str, Callable[[Any, dict], tuple[Tensor, Tensor]]] = {
+    "softmax": _mlp, "mlp": _mlp, "cnn": _cnn, "bilstm": _bilstm, "transformer": _transformer,
+}
 
 
 MIXED_POLICY = "mixed_bfloat16"

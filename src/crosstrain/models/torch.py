@@ -10,6 +10,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from crosstrain.models.torch_layers import (  # noqa: F401  (MLP, Standardize, A
     CNN,
     MLP,
     BiLSTM,
+    CrosstrainModel,
     PositionEmbedding,
     Standardize,
     Transformer,
@@ -30,7 +32,7 @@ from crosstrain.models.torch_layers import (  # noqa: F401  (MLP, Standardize, A
 MODEL_FILE = "model.pt"
 ARCH_FILE = "arch.json"
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {
+ARCHITECTURES: dict[str, type[CrosstrainModel]] = {
     "softmax": MLP,
     "mlp": MLP,
     "cnn": CNN,
@@ -63,6 +65,11 @@ def precision_of(model: nn.Module) -> str:
     return getattr(model, "crosstrain_precision", "fp32")
 
 
+def input_dtype(model: nn.Module) -> type[np.number]:
+    """What the model takes: float32 features or pixels, int64 token ids (its class says which)."""
+    return cast(CrosstrainModel, model).input_dtype
+
+
 def autocast(precision: str) -> contextlib.AbstractContextManager:
     """bf16 autocast on the CPU for "mixed", nothing for "fp32"."""
     if precision == "mixed":
@@ -83,9 +90,21 @@ def _transpose(a: np.ndarray) -> np.ndarray:
     return a.T
 
 
+def _layers(model: nn.Module) -> nn.ModuleDict:
+    """The named layers every architecture keeps in `layers` (nn.Module's typing knows no such attribute)."""
+    return cast(nn.ModuleDict, model.layers)
+
+
+def _built(tensor: torch.Tensor | None) -> torch.Tensor:
+    """A bias or running statistic, which torch types as optional: crosstrain builds every layer with it."""
+    if tensor is None:
+        raise ValueError("a layer of this model lacks a bias or running statistic that crosstrain builds")
+    return tensor
+
+
 def _slots(model: nn.Module) -> Iterator[tuple[str, torch.Tensor, Convert, Convert]]:
     """(neutral name, torch tensor, neutral → torch, torch → neutral) for every neutral weight."""
-    for name, module in model.layers.items():
+    for name, module in _layers(model).items():
         if isinstance(module, nn.Linear):
             yield f"{name}/kernel", module.weight, _transpose, _transpose  # (in, out) ↔ (out, in)
             yield f"{name}/bias", module.bias, _same, _same
@@ -97,12 +116,12 @@ def _slots(model: nn.Module) -> Iterator[tuple[str, torch.Tensor, Convert, Conve
                 lambda a: a.transpose(3, 2, 0, 1),
                 lambda a: a.transpose(2, 3, 1, 0),
             )
-            yield f"{name}/bias", module.bias, _same, _same
+            yield f"{name}/bias", _built(module.bias), _same, _same
         elif isinstance(module, nn.BatchNorm2d):
             yield f"{name}/gamma", module.weight, _same, _same
             yield f"{name}/beta", module.bias, _same, _same
-            yield f"{name}/moving_mean", module.running_mean, _same, _same
-            yield f"{name}/moving_variance", module.running_var, _same, _same
+            yield f"{name}/moving_mean", _built(module.running_mean), _same, _same
+            yield f"{name}/moving_variance", _built(module.running_var), _same, _same
         elif isinstance(module, nn.LayerNorm):
             yield f"{name}/gamma", module.weight, _same, _same
             yield f"{name}/beta", module.bias, _same, _same
@@ -143,7 +162,7 @@ def set_weights(model: nn.Module, weights: Weights) -> None:
                     f"{name}: model has shape {tuple(tensor.shape)}, weights {tuple(value.shape)}"
                 )
             tensor.copy_(value)
-        for module in model.layers.values():
+        for module in _layers(model).values():
             if isinstance(module, nn.LSTM):
                 for suffix in ("l0", "l0_reverse"):
                     getattr(module, f"bias_hh_{suffix}").zero_()
@@ -174,7 +193,7 @@ def make_predict(model: nn.Module, execution: str = "eager"):
     It runs in the model's precision (bf16 autocast for a mixed model); `execution="compiled"` calls
     it through `torch.compile`, so each execution mode's latency is measured in that mode.
     """
-    dtype = model.input_dtype
+    dtype = input_dtype(model)
     precision = precision_of(model)
     net = torch.compile(model) if execution == "compiled" else model
 

@@ -12,6 +12,7 @@ a stock block differs from Keras, the difference is named in `crosstrain.models.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -24,19 +25,34 @@ from crosstrain.models.spec import dense_layers
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 
 
+class CrosstrainModel(nn.Module):
+    """Base of the architectures below: declares, typed, the attributes `models.torch` reads and sets.
+
+    Annotations only, no parameters, buffers or methods: modules and state_dicts are as without it.
+    """
+
+    input_dtype: type[np.number]  # float32 features or pixels, int64 token ids
+    crosstrain_precision: str  # "fp32" or "mixed", set by models.torch.build_model
+    crosstrain_arch: dict  # how to rebuild the model: spec, meta (and precision), set by build_model
+
+
 class Standardize(nn.Module):
     """Fixed (x - mean) / std with train-split statistics, like Keras' Normalization layer."""
 
-    def __init__(self, mean, std) -> None:
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32))
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardise each feature column with the train split's mean and standard deviation."""
         return (x - self.mean) / self.std
 
 
-class MLP(nn.Module):
+class MLP(CrosstrainModel):
     """Fixed standardisation, then the dense stack, ending in logits; layers named as in Keras."""
 
     input_dtype = np.float32
@@ -52,10 +68,11 @@ class MLP(nn.Module):
 
     @property
     def layers(self) -> nn.ModuleDict:
-        # The named layers; kept under `dense` so state_dicts saved before the deep models still load.
+        """The named layers; kept under `dense` so state_dicts saved before the deep models still load."""
         return self.dense
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, features) float32 → logits: standardise, then each dense layer and its activation."""
         x = self.standardize(x)
         for linear, activation in zip(self.dense.values(), self.activations, strict=True):
             x = linear(x)
@@ -65,27 +82,30 @@ class MLP(nn.Module):
 
 
 def _head(
-    model: nn.Module, spec: CNNSpec | BiLSTMSpec | TransformerSpec, features: int, n_classes: int
+    model: CNN | BiLSTM | Transformer, spec: CNNSpec | BiLSTMSpec | TransformerSpec, features: int,
+    n_classes: int,
 ) -> None:
     """Dropout → optional dense + ReLU → logits, as `models.tf._head`."""
     model.dropout = nn.Dropout(spec.dropout)
-    if getattr(spec, "dense", None):
-        model.layers["dense"] = nn.Linear(features, spec.dense)
-        features = spec.dense
+    dense = getattr(spec, "dense", None)  # a transformer has no dense layer
+    if dense:
+        model.layers["dense"] = nn.Linear(features, dense)
+        features = dense
     model.layers["logits"] = nn.Linear(features, n_classes)
 
 
-def _apply_head(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _apply_head(model: CNN | BiLSTM | Transformer, x: torch.Tensor) -> torch.Tensor:
     x = model.dropout(x)
     if "dense" in model.layers:
         x = torch.relu(model.layers["dense"](x))
     return model.layers["logits"](x)
 
 
-class CNN(nn.Module):
+class CNN(CrosstrainModel):
     """conv → [batch-norm] → ReLU → 2×2 max-pool per width, global average pooling, head."""
 
     input_dtype = np.float32
+    dropout: nn.Dropout  # set by _head
 
     def __init__(self, spec: CNNSpec, meta: dict) -> None:
         super().__init__()
@@ -107,9 +127,11 @@ class CNN(nn.Module):
         _head(self, spec, channels, len(meta["classes"]))
         # Conv kernels in channels_last: the NHWC input, permuted to NCHW shape, is then already in the
         # layout oneDNN convolves, so no copy is made (as fast as a stock NCHW model, issue 12).
-        self.to(memory_format=torch.channels_last)
+        # Module.to's stubs lack the memory_format keyword its docs and code accept.
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, H, W, C) float32 images → logits."""
         x = x.permute(0, 3, 1, 2)  # NHWC, as both frameworks receive it → NCHW shape, channels_last strides
         for i in range(self.blocks):
             x = self.layers[f"conv_{i}"](x)
@@ -119,7 +141,7 @@ class CNN(nn.Module):
         return _apply_head(self, x.mean(dim=(2, 3)))
 
 
-class BiLSTM(nn.Module):
+class BiLSTM(CrosstrainModel):
     """Embedding → bidirectional LSTM ([forward, backward] per step) → mean/max over time → head.
 
     Keras' LSTM has one bias per gate, PyTorch's two (bias_ih + bias_hh) that only ever appear summed.
@@ -128,6 +150,7 @@ class BiLSTM(nn.Module):
     """
 
     input_dtype = np.int64
+    dropout: nn.Dropout  # set by _head
 
     def __init__(self, spec: BiLSTMSpec, meta: dict) -> None:
         super().__init__()
@@ -142,6 +165,7 @@ class BiLSTM(nn.Module):
         _head(self, spec, 2 * spec.units, len(meta["classes"]))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """(N, T) int64 token ids → logits."""
         x, _ = self.layers["lstm"](self.layers["embedding"](ids))
         x = x.mean(dim=1) if self.pooling == "mean" else x.amax(dim=1)
         return _apply_head(self, x)
@@ -155,6 +179,7 @@ class PositionEmbedding(nn.Module):
         self.embeddings = nn.Parameter(torch.empty(seq_len, dim).uniform_(-0.05, 0.05))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, dim) token embeddings plus the table's first T rows."""
         return x + self.embeddings[: x.shape[1]]
 
 
@@ -174,7 +199,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> 
     return out.transpose(1, 2).reshape(b, t, d)
 
 
-class Transformer(nn.Module):
+class Transformer(CrosstrainModel):
     """Token + learned position embeddings → dropout → N post-norm encoder layers → mean over time → head.
 
     Encoder layer i (dropout p everywhere, none on the attention probabilities):
@@ -183,6 +208,7 @@ class Transformer(nn.Module):
     """
 
     input_dtype = np.int64
+    dropout: nn.Dropout  # set by _head
 
     def __init__(self, spec: TransformerSpec, meta: dict) -> None:
         super().__init__()
@@ -199,11 +225,13 @@ class Transformer(nn.Module):
             self.layers[f"encoder_{i}_norm_2"] = nn.LayerNorm(d, eps=spec.ln_epsilon)
         # One module per place, named as Keras' layers are (dropout draws from the global generator
         # either way): the fairness record counts modules, so a shared one would read as fewer.
-        names = ["embedding_dropout"] + [f"encoder_{i}_dropout_{j}" for i in range(spec.layers) for j in (1, 2)]
+        names = ["embedding_dropout"]
+        names += [f"encoder_{i}_dropout_{j}" for i in range(spec.layers) for j in (1, 2)]
         self.dropouts = nn.ModuleDict({name: nn.Dropout(spec.dropout) for name in names})
         _head(self, spec, d, len(meta["classes"]))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """(N, T) int64 token ids → logits."""
         layer, drop = self.layers, self.dropouts
         x = drop["embedding_dropout"](layer["position_embedding"](layer["embedding"](ids)))
         for i in range(self.depth):
