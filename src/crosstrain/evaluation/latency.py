@@ -31,7 +31,8 @@ def batch1_latency(predict: Predict, x: np.ndarray, calls: int, warmup: int) -> 
 
 
 def batch_throughput(predict: Predict, x: np.ndarray, batch: int, repeats: int) -> float:
-    """Examples per second at batch size `batch` (rows repeated when the split is smaller), best of `repeats`."""
+    """Examples per second at batch size `batch` (rows repeated when the split is smaller), best of
+    `repeats`."""
     rows = np.ascontiguousarray(np.resize(x, (batch, *x.shape[1:])) if len(x) < batch else x[:batch])
     np.asarray(predict(rows))  # untimed: first-call allocation and tracing
     best = float("inf")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import special
@@ -36,15 +36,16 @@ NEED_CAP = 10_000
 
 # scipy.special's ufuncs rather than scipy.stats' distribution objects: the same numbers, ~100x faster,
 # which the simulations (thousands of verdicts) need.
-def _t_ppf(q, df):
+# Each takes and returns a float or an array of them (numpy broadcasting), as the ufuncs do.
+def _t_ppf(q: float | np.ndarray, df: float | np.ndarray) -> Any:
     return special.stdtrit(df, q)
 
 
-def _t_sf(x, df):
+def _t_sf(x: float | np.ndarray, df: float | np.ndarray) -> Any:
     return special.stdtr(df, -x)
 
 
-def _t_cdf(x, df):
+def _t_cdf(x: float | np.ndarray, df: float | np.ndarray) -> Any:
     return special.stdtr(df, x)
 
 
@@ -217,7 +218,9 @@ def crossed_difference(correct_a: np.ndarray, correct_b: np.ndarray) -> Crossed:
     """
     a, b = np.asarray(correct_a, dtype=np.float64), np.asarray(correct_b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 2 or a.size == 0:
-        raise ValueError(f"correctness must be two aligned [seeds, examples] arrays, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"correctness must be two aligned [seeds, examples] arrays, got {a.shape} and {b.shape}"
+        )
     d = a - b
     seeds, examples = d.shape
     mean = float(d.mean())
@@ -250,7 +253,8 @@ def crossed_difference(correct_a: np.ndarray, correct_b: np.ndarray) -> Crossed:
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values: reject where adjusted p < alpha keeps the family-wise error <= alpha."""
+    """Holm's step-down adjusted p-values: rejecting where adjusted p < alpha keeps the family-wise
+    error <= alpha."""
     p = np.asarray(pvalues, dtype=np.float64)
     order = np.argsort(p)
     m = len(p)
@@ -263,7 +267,8 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 def outcome(p_zero: float, p_equivalent: float, alpha: float) -> Outcome:
-    """Which claim the (already adjusted) p-values allow at level `alpha`: a difference first, then equivalence."""
+    """Which claim the (already adjusted) p-values allow at level `alpha`: a difference first, then
+    equivalence."""
     if p_zero < alpha:
         return "difference"
     if p_equivalent < alpha:
@@ -272,7 +277,8 @@ def outcome(p_zero: float, p_equivalent: float, alpha: float) -> Outcome:
 
 
 def target_half_width(mean: float, lower: float, upper: float) -> float:
-    """The interval half-width that would settle it at the observed `mean`: show a difference or equivalence."""
+    """The interval half-width that would settle it at the observed `mean`: show a difference or
+    equivalence."""
     inside = min(upper - mean, mean - lower)
     return max(abs(mean), inside)
 
@@ -310,4 +316,5 @@ def crossed_needed(est: Crossed, half_width: float, confidence: float) -> tuple[
     if room > 0:
         examples = math.ceil((est.var_example + est.var_residual / est.n) / room)
     cap = NEED_CAP * 100  # examples are cheap to count; seeds are capped in the wording
-    return (None if seeds is None else max(seeds, 2)), (None if examples is None else min(max(examples, 2), cap))
+    seeds_needed = None if seeds is None else max(seeds, 2)
+    return seeds_needed, (None if examples is None else min(max(examples, 2), cap))

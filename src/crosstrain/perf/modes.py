@@ -23,6 +23,7 @@ import functools
 import logging
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,8 @@ def mode_batches(n: int, batch_size: int, seed: int, count: int) -> list[np.ndar
     return [full[i % len(full)] for i in range(count)]
 
 
-def time_steps(step, train: Split, batches: list[np.ndarray], warmup: int, advance=None) -> dict[str, float]:
+def time_steps(step: Callable[[np.ndarray, np.ndarray], Any], train: Split, batches: list[np.ndarray],
+               warmup: int, advance: Callable[[str], None] | None = None) -> dict[str, float]:
     """Run the steps, timing each one (each loss is read, so its work has finished when the clock stops).
 
     The first step is timed alone (compile time); the steps after the first `max(warmup, 1)` are steady.
@@ -126,8 +128,9 @@ def measure_mode(task: str, settings: Settings, framework: Framework, meta: dict
     """Train the task's model briefly in `mode`, then time its inference in that mode; the metrics."""
     budget = _budget(settings, task, mode)
     backends.get(framework).configure(budget.threads, settings.seeds[0], budget.deterministic)
-    model, metrics = timed_training(task, settings, framework, meta, train, budget, settings.measure.warmup_steps,
-                                    settings.measure.steps, label=f"measure {task}/{framework} {mode}")
+    model, metrics = timed_training(task, settings, framework, meta, train, budget,
+                                    settings.measure.warmup_steps, settings.measure.steps,
+                                    label=f"measure {task}/{framework} {mode}")
     predict = backends.get(framework).make_predict(model, execution=budget.execution)
     return {**metrics, **latency.measure(predict, test.x, settings.latency)}
 
