@@ -35,7 +35,8 @@ SPECS = {
 }
 
 
-def _readbacks(kind: str, break_torch: Callable[..., None] | None = None, mp: pytest.MonkeyPatch | None = None):
+def _readbacks(kind: str, break_torch: Callable[..., None] | None = None,
+               mp: pytest.MonkeyPatch | None = None):
     """{framework: [record]} of freshly built models and train steps (seed 0), PyTorch's optionally broken."""
     spec, meta = SPECS[kind]
     tf_training.configure(1, 0)

@@ -89,7 +89,8 @@ def test_records_hold_what_ran_not_the_config(trained, iris_prepared):
             assert fields["device"] == ["cpu"], fw
         # The two seeds were fed different orders from different weights.
         assert records[0]["fields"]["initial_weights"] != records[1]["fields"]["initial_weights"]
-        assert records[0]["fields"]["batch_order.last_epoch"] != records[1]["fields"]["batch_order.last_epoch"]
+        last_orders = [r["fields"]["batch_order.last_epoch"] for r in records]
+        assert last_orders[0] != last_orders[1]
 
 
 def test_per_epoch_losses_agree_across_frameworks(trained, tmp_path_factory):

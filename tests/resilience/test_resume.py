@@ -15,8 +15,8 @@ from crosstrain import names
 from crosstrain.cli.main import main
 from crosstrain.config import Framework, load_settings
 from crosstrain.training import checkpoint
-from crosstrain.training.loop import Interrupted
 from crosstrain.training.job import train
+from crosstrain.training.loop import Interrupted
 
 KILLED_AFTER = 3
 

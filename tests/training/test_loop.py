@@ -20,7 +20,8 @@ def test_batch_order_is_a_deterministic_partition():
     assert sorted(np.concatenate(batches).tolist()) == list(range(103))
     assert [len(b) for b in batches] == [16] * 6 + [7]
     # And the order is a function of (seed, epoch) alone
-    assert all(np.array_equal(a, b) for a, b in zip(batches, batch_order(103, 16, seed=42, epoch=0)))
+    again = batch_order(103, 16, seed=42, epoch=0)
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))
     assert not np.array_equal(batches[0], batch_order(103, 16, seed=42, epoch=1)[0])
     assert not np.array_equal(batches[0], batch_order(103, 16, seed=43, epoch=0)[0])
 
@@ -40,7 +41,8 @@ def test_fit_records_every_epoch_and_learns(iris_prepared):
             seen.append(epoch)
 
     # When it trains for 5 epochs
-    history = fit(step, torch_models.make_predict(model), train, val, cfg=TrainConfig(epochs=5, batch_size=16),
+    history = fit(step, torch_models.make_predict(model), train, val,
+                  cfg=TrainConfig(epochs=5, batch_size=16),
                   seed=0, hooks=Seen())
     # Then each epoch is recorded with every metric, the callback saw them in order, and loss fell
     assert seen == [0, 1, 2, 3, 4]
@@ -59,7 +61,7 @@ def test_learning_rate_schedule():
     cosine = TrainConfig(epochs=10, learning_rate=0.1, schedule="cosine", warmup_epochs=2)
     rates = [learning_rate_at(e, cosine) for e in range(10)]
     assert rates[:3] == [0.05, 0.1, 0.1]
-    assert all(a > b for a, b in zip(rates[2:], rates[3:]))
+    assert all(a > b for a, b in zip(rates[2:], rates[3:], strict=False))
     assert rates[-1] < 0.01
 
 
@@ -80,7 +82,8 @@ def test_early_stopping_restores_the_best_epoch(iris_prepared):
             torch_models.set_weights(model, state)
 
     # When it trains with patience 3
-    history = fit(torch_training.make_train_step(model, cfg, train.x[:1]), predict, train, val, cfg=cfg, seed=0,
+    step = torch_training.make_train_step(model, cfg, train.x[:1])
+    history = fit(step, predict, train, val, cfg=cfg, seed=0,
                   hooks=Weights())
     # Then it stops well before 200 epochs, 3 epochs after the best one, with the best weights back
     assert history.stopped_early and len(history.epochs) == history.best_epoch + 4

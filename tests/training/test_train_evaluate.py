@@ -17,7 +17,8 @@ from crosstrain.training.job import train
 
 
 @pytest.mark.parametrize("framework", list(Framework))
-def test_train_then_evaluate_logs_one_run_per_seed(framework, iris_prepared, mlflow_store, small_settings, tmp_path):
+def test_train_then_evaluate_logs_one_run_per_seed(framework, iris_prepared, mlflow_store, small_settings,
+                                                   tmp_path):
     # Given prepared iris, two seeds and an empty MLflow store
     settings = small_settings.model_copy(update={"seeds": [3, 7]})
     model_dir = tmp_path / "models" / framework
@@ -75,7 +76,8 @@ def test_train_then_evaluate_logs_one_run_per_seed(framework, iris_prepared, mlf
     assert loaded.metadata.signature is not None
 
 
-def test_evaluate_without_a_trained_model_says_what_to_run(iris_prepared, mlflow_store, small_settings, tmp_path):
+def test_evaluate_without_a_trained_model_says_what_to_run(iris_prepared, mlflow_store, small_settings,
+                                                           tmp_path):
     with pytest.raises(MissingInputError, match="crosstrain train --task iris --framework pytorch"):
         evaluate("iris", small_settings, Framework.PYTORCH, iris_prepared, tmp_path / "none",
                  metrics_file=tmp_path / "m.json", plots_dir=tmp_path / "plots")

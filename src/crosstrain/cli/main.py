@@ -68,10 +68,10 @@ def root(
 
 # typer >= 0.22 vendors click as `typer._click`, whose exceptions are not click's own; older typer
 # raises click's. Catch both, so usage errors never escape as tracebacks whichever typer is installed.
-_CLICK_ERRORS = tuple(
+_CLICK_ERRORS: tuple[type[click.ClickException], ...] = tuple(
     {click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")}
 )
-_EXITS = tuple({click.exceptions.Exit, typer.Exit})
+_EXITS: tuple[type[Exception], ...] = tuple({click.exceptions.Exit, typer.Exit})
 _ABORTS = tuple({click.exceptions.Abort, typer.Abort})
 
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode, typer returns the code of a `typer.Exit` (e.g. from --version).
         code = app(args=args, prog_name="crosstrain", standalone_mode=False)
     except _EXITS as done:
-        return done.exit_code
+        return int(getattr(done, "exit_code", 0))
     except _CLICK_ERRORS as err:
         err.show()
         return err.exit_code

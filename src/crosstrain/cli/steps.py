@@ -158,8 +158,8 @@ def register(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = N
     cfg = settings(params, set_)
     cfg.task(task)
     # The predictions let the gate use the report's own accuracy test (seeds x test examples).
-    predictions = {fw: layout.plots(task, fw) / names.PREDICTIONS_CSV for fw in cfg.frameworks}
-    result = run(task, cfg, {fw: layout.metrics(task, fw) for fw in cfg.frameworks}, layout.registry(task),
-                 predictions)
+    predictions = {str(fw): layout.plots(task, fw) / names.PREDICTIONS_CSV for fw in cfg.frameworks}
+    metrics = {str(fw): layout.metrics(task, fw) for fw in cfg.frameworks}
+    result = run(task, cfg, metrics, layout.registry(task), predictions, tracker=tracking.Tracker(cfg.mlflow))
     versions = ", ".join(f"{fw}=v{entry['version']}" for fw, entry in result["versions"].items())
     typer.echo(f"register {task}: {result['model']} versions {versions}; {result['decision']}")

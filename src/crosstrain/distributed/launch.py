@@ -84,6 +84,7 @@ class _Process:
 
     def forward(self) -> None:
         rank = re.compile(r"^\[default(\d+)\]:")
+        assert self.popen.stdout is not None  # started with stdout=PIPE
         for line in self.popen.stdout:
             sys.stderr.write(f"{self.prefix}{line}" if self.prefix else line)
             match = rank.match(line)
@@ -93,7 +94,8 @@ class _Process:
         sys.stderr.flush()
 
     def tail(self, key: str | None = None) -> str:
-        lines = self.tails.get(key or self.name) or self.tails.get(self.name) or []
+        lines: collections.deque[str] | list[str] = (
+            self.tails.get(key or self.name) or self.tails.get(self.name) or [])
         return "\n".join(lines)
 
 

@@ -107,7 +107,8 @@ def train(params: str, task: str, framework: str, prepared: str, model_dir: str,
 
     checkpoints, settings = (Path(checkpoint_dir) if checkpoint_dir else None), load(params)
     return run(task, settings, Framework(framework), Path(prepared), Path(model_dir),
-               checkpoints=checkpoints, mirror=checkpoints is not None, tracker=tracking.tracker(settings.mlflow))
+               checkpoints=checkpoints, mirror=checkpoints is not None,
+               tracker=tracking.tracker(settings.mlflow))
 
 
 def train_distributed(params: str, task: str, framework: str, prepared: str, model_dir: str) -> list[dict]:

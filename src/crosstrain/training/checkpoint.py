@@ -158,7 +158,7 @@ def save(directory: Path, *, key: dict[str, str], run_id: str | None, history: d
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types allow_pickle only
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, directory / name)

@@ -32,14 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crosstrain import backends, names
+from crosstrain import backends, names, tracking
 from crosstrain.backends import Backend
 from crosstrain.config import Framework, ModelSpec, Settings, TrainConfig
 from crosstrain.data.dataset import Split, load_meta, load_split
 from crosstrain.distributed import env, shard
 from crosstrain.distributed.env import World
 from crosstrain.distributed.signals import stop_on_signals
-from crosstrain import tracking
 from crosstrain.tracking import Tracking, lineage
 from crosstrain.training import checkpoint
 

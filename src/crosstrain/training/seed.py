@@ -111,6 +111,7 @@ def _train(job: Job, seed: int, run_id: str | None, checkpoints: checkpoint.Seed
     digest = _check_same_weights(backend.get_weights(model), step, world)
     if not world.is_chief:
         return {"rank": world.rank, "seed": seed, names.WEIGHTS_SHA256: digest}
+    assert memory.peak_mb is not None and memory.increase_mb is not None  # set when the region ended
     trained = outcome.Trained(model=model, history=history, peak_mb=memory.peak_mb,
                               increase_mb=memory.increase_mb, readback=readback,
                               initial_digest=initial_digest, weights_digest=digest)

@@ -126,7 +126,7 @@ class TrainStep:
         self.world = (ctx or Distributed()).world
         # Batch-norm statistics are averaged after each step (below), not copied from rank 0 at each forward.
         distributed = self.world.distributed
-        self.net = DistributedDataParallel(model, forward_sync_buffers=False) if distributed else model
+        self.net: Any = DistributedDataParallel(model, forward_sync_buffers=False) if distributed else model
         self.compiled = cfg.execution == "compiled"
         if self.compiled:
             self.net = torch.compile(self.net)  # after DDP, as DDP's docs recommend
@@ -233,7 +233,8 @@ def fairness_readback(step: TrainStep, model: nn.Module) -> dict[str, Any]:
         "loss.label_smoothing": float(step.loss_fn.label_smoothing),
         "loss.reduction": step.loss_fn.reduction,
         "dropout.rates": sorted(float(r) for r in rates if r),
-        "normalization.batch_norm": sorted([1.0 - float(m.momentum), float(m.eps)] for m in norms),
+        # momentum=None (a cumulative average) is not what crosstrain builds: 0.0 would show up as unequal.
+        "normalization.batch_norm": sorted([1.0 - float(m.momentum or 0.0), float(m.eps)] for m in norms),
         "normalization.layer_norm": sorted(float(m.eps) for m in modules if isinstance(m, nn.LayerNorm)),
         "normalization.running_variance": ("biased" if biased else "unbiased") if norms else None,
         "threads.intra_op": torch.get_num_threads(),
