@@ -36,77 +36,83 @@ class FakeKube:
         return self.statuses.pop(0) if len(self.statuses) > 1 else (self.statuses or [{}])[0]
 
 
-def handler_for(kube: FakeKube):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):  # quiet
-            pass
+class _Handler(BaseHTTPRequestHandler):
+    """The fake API server's request handler; `kube` is set per server by `handler_for`."""
 
-        def reply(self, code: int, body, content_type: str = "application/json") -> None:
-            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    kube: FakeKube
 
-        def body(self) -> dict:
-            length = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(length) or b"{}")
+    def log_message(self, *args):  # quiet
+        pass
 
-        def not_found(self) -> None:
-            self.reply(
-                404,
-                {
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "status": "Failure",
-                    "reason": "NotFound",
-                    "code": 404,
-                },
+    def reply(self, code: int, body, content_type: str = "application/json") -> None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}")
+
+    def not_found(self) -> None:
+        self.reply(
+            404,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "reason": "NotFound",
+                "code": 404,
+            },
+        )
+
+    def do_POST(self):
+        self.kube.requests.append(("POST", self.path))
+        match = TRAINJOBS.match(self.path)
+        if not match:
+            return self.not_found()
+        job = self.body()
+        self.kube.jobs[job["metadata"]["name"]] = job
+        self.reply(201, job)
+
+    def do_GET(self):
+        self.kube.requests.append(("GET", self.path))
+        if (match := TRAINJOBS.match(self.path)) and match[2]:
+            job = self.kube.jobs.get(match[2])
+            if job is None:
+                return self.not_found()
+            job["status"] = self.kube.next_status()
+            for callback in self.kube.on_get:
+                callback(job)
+            return self.reply(200, job)
+        if match := PODS.match(self.path):
+            if match[2]:
+                return self.reply(200, self.kube.pods[match[2]][1], "text/plain")
+            items = [
+                {"metadata": {"name": n, "namespace": match[1]}, "status": {"phase": phase}}
+                for n, (phase, _) in self.kube.pods.items()
+            ]
+            return self.reply(
+                200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
             )
+        self.not_found()
 
-        def do_POST(self):
-            kube.requests.append(("POST", self.path))
-            match = TRAINJOBS.match(self.path)
-            if not match:
-                return self.not_found()
-            job = self.body()
-            kube.jobs[job["metadata"]["name"]] = job
-            self.reply(201, job)
+    def do_DELETE(self):
+        self.kube.requests.append(("DELETE", self.path))
+        match = TRAINJOBS.match(self.path)
+        if not match or match[2] not in self.kube.jobs:
+            return self.not_found()
+        self.body()
+        self.kube.deleted.append(match[2])
+        del self.kube.jobs[match[2]]
+        self.reply(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
 
-        def do_GET(self):
-            kube.requests.append(("GET", self.path))
-            if (match := TRAINJOBS.match(self.path)) and match[2]:
-                job = kube.jobs.get(match[2])
-                if job is None:
-                    return self.not_found()
-                job["status"] = kube.next_status()
-                for callback in kube.on_get:
-                    callback(job)
-                return self.reply(200, job)
-            if match := PODS.match(self.path):
-                if match[2]:
-                    return self.reply(200, kube.pods[match[2]][1], "text/plain")
-                items = [
-                    {"metadata": {"name": n, "namespace": match[1]}, "status": {"phase": phase}}
-                    for n, (phase, _) in kube.pods.items()
-                ]
-                return self.reply(
-                    200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
-                )
-            self.not_found()
 
-        def do_DELETE(self):
-            kube.requests.append(("DELETE", self.path))
-            match = TRAINJOBS.match(self.path)
-            if not match or match[2] not in kube.jobs:
-                return self.not_found()
-            self.body()
-            kube.deleted.append(match[2])
-            del kube.jobs[match[2]]
-            self.reply(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
-
-    return Handler
+def handler_for(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
+    """A request handler class serving `kube`."""
+    return type("Handler", (_Handler,), {"kube": kube})
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.evaluation import latency
 from crosstrain.evaluation import metrics as m
 from crosstrain.layout import Layout
-from crosstrain.tracking import service
+from crosstrain.tracking import Tracker
 
 SEEDS = (0, 1, 2)
 FRAMEWORKS = ("tensorflow", "pytorch")
@@ -101,10 +101,10 @@ def write_framework(
             **timing,
             **info,
         }
-        with service.start_run(
-            MlflowConfig(), run_name=f"{task}-{framework}-seed{seed}", tags=tags, params={"seed": seed}
-        ) as run_id:
-            service.log_metrics(result)
+        tracker = Tracker(MlflowConfig())
+        name = f"{task}-{framework}-seed{seed}"
+        with tracker.start_run(run_name=name, tags=tags, params={"seed": seed}) as run_id:
+            tracker.log_metrics(result)
         runs.append({"seed": seed, "run_id": run_id, **result})
         history_rows += history
         prediction_rows += [
@@ -177,10 +177,9 @@ def _modes(task: str, framework: str, runs: list[dict]) -> dict:
         }
         run_id = None
         if supported:
-            with service.start_run(
-                MlflowConfig(), run_name=f"{task}-{framework}-{mode}", tags=tags, params={}
-            ) as run_id:
-                service.log_metrics(numbers)
+            tracker = Tracker(MlflowConfig())
+            with tracker.start_run(run_name=f"{task}-{framework}-{mode}", tags=tags, params={}) as run_id:
+                tracker.log_metrics(numbers)
         entries.append(
             {
                 "mode": mode,

@@ -36,7 +36,8 @@ def _speed() -> dict:
         for fw, step in ((TF, 20.0), (PT, 10.0)):
             rows.append({"round": r, "framework": fw, names.STEP_TIME: step * (1 + 0.01 * (-1) ** r),
                          names.LATENCY_P50: 1.0, names.PEAK_RSS: 300.0 + r})
-    return {"task": "iris", "mode": "eager-fp32", "threads": 1, "order": [TF, PT, PT, TF] * 2, "measurements": rows}
+    return {"task": "iris", "mode": "eager-fp32", "threads": 1, "order": [TF, PT, PT, TF] * 2,
+            "measurements": rows}
 
 
 FAIRNESS_ROWS = [
@@ -59,7 +60,8 @@ def report(fair: bool = True) -> dict:
         "generated_at": "2026-01-01T00:00:00Z", "parent_run_id": None, "confidence": 0.95,
         "bootstrap_samples": 1000, "seeds": [0, 1, 2], "frameworks": [TF, PT],
         "environment": {"matmul_peak": [], "versions": {}},
-        "results": {"iris": {"frameworks": summaries, "verdict": verdict, "fairness": fairness, "registry": None}},
+        "results": {"iris": {"frameworks": summaries, "verdict": verdict, "fairness": fairness,
+                             "registry": None}},
     }
 
 

@@ -49,7 +49,8 @@ def test_html_covers_every_task_and_framework_with_plots_and_intervals(built):
         assert section.count("<img ") == FIGURES_PER_TASK
         assert re.search(r"\d\.\d+ \[\d\.\d+, \d\.\d+\]", section), "mean [low, high] intervals"
         assert "Verdict" in section
-        assert any(o in section for o in ("more accurate than", "accuracy equivalent", "accuracy inconclusive"))
+        outcomes = ("more accurate than", "accuracy equivalent", "accuracy inconclusive")
+        assert any(o in section for o in outcomes)
         assert re.search(r"over 3 seeds × \d+ test examples", section)  # paired over seeds and examples
         # No speed.json in this project: the speed questions say so and name the command; nothing is
         # decided from the training runs' timings.

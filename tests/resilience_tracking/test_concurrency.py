@@ -16,13 +16,13 @@ KEYS = ("loss", "acc", "lr")
 WORKER = textwrap.dedent(f"""
     import sys
     from crosstrain.config import MlflowConfig
-    from crosstrain.tracking import service
+    from crosstrain.tracking import Tracker
 
     name = sys.argv[1]
-    cfg = MlflowConfig(experiment="concurrent", retry_timeout_s=60)
-    with service.start_run(cfg, run_name=name, tags={{}}, params={{"worker": name}}) as run_id:
+    tracker = Tracker(MlflowConfig(experiment="concurrent", retry_timeout_s=60))
+    with tracker.start_run(run_name=name, tags={{}}, params={{"worker": name}}) as run_id:
         for step in range({STEPS}):
-            service.log_metrics({{key: step / {STEPS} for key in {KEYS!r}}}, step=step)
+            tracker.log_metrics({{key: step / {STEPS} for key in {KEYS!r}}}, step=step)
     print(run_id)
 """)
 

@@ -82,9 +82,7 @@ def test_an_outage_is_journaled_and_sync_uploads_every_run_once(running, quick, 
     assert len(_history(client, run.info.run_id, "loss")) == 5
 
 
-def test_a_model_trained_offline_is_uploaded_by_sync_and_loads_from_the_run(
-    running, quick, tmp_path, monkeypatch
-) -> None:
+def test_a_model_trained_offline_is_uploaded_by_sync_and_loads_from_the_run(running, quick, tmp_path) -> None:
     import mlflow
     import numpy as np
 
@@ -93,8 +91,7 @@ def test_a_model_trained_offline_is_uploaded_by_sync_and_loads_from_the_run(
 
     # given: the fallback on and, for now, a tracking URI where nothing listens
     cfg = quick(offline_fallback=True, retry_timeout_s=1)
-    tracker = Tracker(cfg)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", _unreachable_url())
+    tracker = Tracker(cfg, _unreachable_url())
     meta = {"n_features": 4, "n_classes": 3, "features": list("abcd"), "classes": list("xyz"),
             "feature_mean": [0.0] * 4, "feature_std": [1.0] * 4}
     model = torch_models.build_model(MLPSpec(), meta)
@@ -104,7 +101,7 @@ def test_a_model_trained_offline_is_uploaded_by_sync_and_loads_from_the_run(
     with tracker.start_run(run_name="offline-model", tags={}, params={}) as journaled:
         tracker.log_metrics({"loss": 0.5}, step=0)
         info = tracker.log_model(lambda: torch_models.log_model(model, example, ["torch"]))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", running.url)
+    tracker = Tracker(cfg, running.url)
     [synced] = [r for r in tracker.sync() if r.journal == journaled]
     with tracker.resume_run(journaled) as resumed:
         tracker.log_metrics({"test_accuracy": 0.9})

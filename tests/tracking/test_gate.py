@@ -55,14 +55,16 @@ def test_a_higher_confidence_needs_more_evidence():
 
 # --- which framework: the accuracy verdict, then the declared tie-breaker ---------------------------
 
-OPTIONS = [Option("tensorflow", log_loss=0.30, macro_f1=0.95), Option("pytorch", log_loss=0.10, macro_f1=0.90)]
+OPTIONS = [Option("tensorflow", log_loss=0.30, macro_f1=0.95),
+           Option("pytorch", log_loss=0.10, macro_f1=0.90)]
 
 
 @pytest.mark.parametrize(
     ("tie_breaker", "picked", "why"),
     [
         ("test_log_loss", "pytorch", "tie-breaker register.tie_breaker=test_log_loss picked pytorch (lower"),
-        ("test_macro_f1", "tensorflow", "tie-breaker register.tie_breaker=test_macro_f1 picked tensorflow (higher"),
+        ("test_macro_f1", "tensorflow",
+         "tie-breaker register.tie_breaker=test_macro_f1 picked tensorflow (higher"),
         ("framework_order", "tensorflow", "framework_order picked tensorflow, listed first"),
     ],
 )
@@ -104,7 +106,8 @@ def test_pick_best_follows_a_seeds_only_paired_test_and_says_so():
     best, reason = pick_best([tf, pt], Settings())
     assert best.framework == "pytorch" and "seeds-only paired t-test" in reason
     # and: reversed, tensorflow is picked (the direction is the metric's, higher is better)
-    best, _ = pick_best([_candidate("tensorflow", [0.95, 0.97, 0.96]), _candidate("pytorch", [0.90, 0.92, 0.91])])
+    best, _ = pick_best([_candidate("tensorflow", [0.95, 0.97, 0.96]),
+                         _candidate("pytorch", [0.90, 0.92, 0.91])])
     assert best.framework == "tensorflow"
 
 
@@ -116,7 +119,8 @@ def test_pick_best_on_one_seed_each_is_inconclusive_and_uses_the_tie_breaker():
 
 
 def test_pick_best_uses_the_reports_test_when_predictions_are_given():
-    rows = {fw: [{"seed": s, "index": i, "actual": "x", "predicted": "x" if (i % 10 or fw == "pytorch") else "y"}
+    rows = {fw: [{"seed": s, "index": i, "actual": "x",
+                  "predicted": "x" if (i % 10 or fw == "pytorch") else "y"}
                  for s in range(3) for i in range(300)] for fw in ("tensorflow", "pytorch")}
     tf, pt = _candidate("tensorflow", [0.9, 0.9, 0.9]), _candidate("pytorch", [1.0, 1.0, 1.0])
     best, reason = pick_best([tf, pt], Settings(), "iris", rows)

@@ -27,10 +27,12 @@ from crosstrain.names import (
     TEST_MACRO_F1,
     registered_model_name,
 )
-from crosstrain.tracking import service
+from crosstrain.tracking import Tracker
 from crosstrain.tracking.registry import register
 
 FRAMEWORKS = ("tensorflow", "pytorch")
+META = {"features": ["a", "b", "c", "d"], "classes": ["x", "y", "z"], "feature_mean": [0.0] * 4,
+        "feature_std": [1.0] * 4}
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +47,10 @@ def logged_models(mlflow_server: str) -> dict[str, dict[str, str]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
         cfg = Settings().mlflow
+        tracker = Tracker(cfg)
         for framework in FRAMEWORKS:
-            with service.start_run(cfg, run_name=f"registry-{framework}", tags={}, params={}) as run_id:
-                model = build_model(MLPSpec(hidden=[4]), {"features": ["a", "b", "c", "d"], "classes": ["x", "y", "z"], "feature_mean": [0.0] * 4, "feature_std": [1.0] * 4})
+            with tracker.start_run(run_name=f"registry-{framework}", tags={}, params={}) as run_id:
+                model = build_model(MLPSpec(hidden=[4]), META)
                 info = log_model(model, np.zeros((2, 4), np.float32), pip_requirements=["torch==2.13.0"])
             logged[framework] = {"run_id": run_id, "model_uri": info.model_uri}
     return logged
@@ -307,8 +310,8 @@ def test_register_works_on_the_embedded_sqlite_store(tmp_path: Path, monkeypatch
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = Settings(frameworks=["pytorch"])
-    with service.start_run(settings.mlflow, run_name="local", tags={}, params={}) as run_id:
-        model = build_model(MLPSpec(hidden=[4]), {"features": ["a", "b", "c", "d"], "classes": ["x", "y", "z"], "feature_mean": [0.0] * 4, "feature_std": [1.0] * 4})
+    with Tracker(settings.mlflow).start_run(run_name="local", tags={}, params={}) as run_id:
+        model = build_model(MLPSpec(hidden=[4]), META)
         info = log_model(model, np.zeros((2, 4), np.float32), pip_requirements=["torch==2.13.0"])
     logged = {"pytorch": {"run_id": run_id, "model_uri": info.model_uri}}
     metric_files = write_inputs(tmp_path, "local", logged, {"pytorch": 0.99})
@@ -376,8 +379,8 @@ def test_the_gate_needs_min_delta(tracking_server: str, logged_models: dict, tmp
     register("iota", settings, write_inputs(tmp_path / "1", "iota", logged_models, {"tensorflow": 0.93}),
              tmp_path / "1.json")
     # when: the next round is better by only 0.02
-    result = register("iota", settings, write_inputs(tmp_path / "2", "iota", logged_models, {"tensorflow": 0.95}),
-                      tmp_path / "2.json")
+    inputs = write_inputs(tmp_path / "2", "iota", logged_models, {"tensorflow": 0.95})
+    result = register("iota", settings, inputs, tmp_path / "2.json")
     # then: kept, and the reason names min_delta
     assert result["gate"]["decision"] == "kept" and "min_delta 0.05" in result["gate"]["reason"]
 

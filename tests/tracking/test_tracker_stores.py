@@ -1,4 +1,4 @@
-"""The MLflow service against real stores: a running `mlflow server`, a sqlite file, and no server at all."""
+"""The tracker against real stores: a running `mlflow server`, a sqlite file, and no server at all."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from crosstrain.config import MlflowConfig
 from crosstrain.errors import TrackingError
 from crosstrain.names import TAG_FRAMEWORK, TAG_GIT_COMMIT, TAG_SEED, TAG_TASK, VAL_ACCURACY
-from crosstrain.tracking import service
+from crosstrain.tracking import Tracker, lineage
 
 
 def test_start_run_logs_tags_params_and_metrics(tracking_server: str) -> None:
@@ -20,14 +20,14 @@ def test_start_run_logs_tags_params_and_metrics(tracking_server: str) -> None:
     cfg = MlflowConfig(experiment="service-tests")
 
     # when: a run logs tags, params and a two-step metric curve
-    with service.start_run(
-        cfg,
+    tracker = Tracker(cfg)
+    with tracker.start_run(
         run_name="iris-pytorch",
         tags={TAG_TASK: "iris", TAG_FRAMEWORK: "pytorch", TAG_SEED: 7},
         params={"epochs": 2, "learning_rate": 0.01},
     ) as run_id:
-        service.log_metrics({VAL_ACCURACY: 0.5}, step=0)
-        service.log_metrics({VAL_ACCURACY: 0.75}, step=1)
+        tracker.log_metrics({VAL_ACCURACY: 0.5}, step=0)
+        tracker.log_metrics({VAL_ACCURACY: 0.75}, step=1)
 
     # then: the server has all of it, in the named experiment, and the run finished
     client = MlflowClient(tracking_uri=tracking_server)
@@ -38,7 +38,7 @@ def test_start_run_logs_tags_params_and_metrics(tracking_server: str) -> None:
     assert run.data.tags[TAG_TASK] == "iris"
     assert run.data.tags[TAG_FRAMEWORK] == "pytorch"
     assert run.data.tags[TAG_SEED] == "7"
-    assert run.data.tags.get(TAG_GIT_COMMIT) == service.git_commit()
+    assert run.data.tags.get(TAG_GIT_COMMIT) == lineage.git_commit()
     assert run.data.params == {"epochs": "2", "learning_rate": "0.01"}
     history = client.get_metric_history(run_id, VAL_ACCURACY)
     assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [(0, 0.5), (1, 0.75)]
@@ -51,7 +51,7 @@ def test_start_run_ends_failed_when_the_block_raises(tracking_server: str) -> No
 
     # when: the error escapes the block
     with pytest.raises(RuntimeError, match="boom"):
-        with service.start_run(cfg, run_name="doomed", tags={}, params={}) as run_id:
+        with Tracker(cfg).start_run(run_name="doomed", tags={}, params={}) as run_id:
             run_ids.append(run_id)
             raise RuntimeError("boom")
 
@@ -62,8 +62,9 @@ def test_start_run_ends_failed_when_the_block_raises(tracking_server: str) -> No
 def _run_with_artifact(cfg: MlflowConfig, folder: Path) -> str:
     note = folder / "note.txt"
     note.write_text("hello\n")
-    with service.start_run(cfg, run_name="artifacts", tags={}, params={}) as run_id:
-        service.log_artifacts(note)
+    tracker = Tracker(cfg)
+    with tracker.start_run(run_name="artifacts", tags={}, params={}) as run_id:
+        tracker.log_artifacts(note)
     return run_id
 
 
@@ -127,5 +128,5 @@ def test_unreachable_server_raises_tracking_error_naming_it(
 
     # when / then: connecting fails as a TrackingError that says which URI, promptly
     with pytest.raises(TrackingError, match=re.escape(unreachable_url)):
-        service.connect(MlflowConfig(retry_timeout_s=1))
+        Tracker(MlflowConfig(retry_timeout_s=1)).experiment_id()
     assert time.monotonic() - started < 30
