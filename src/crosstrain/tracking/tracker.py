@@ -79,7 +79,6 @@ class Tracker:
         store.check_store(self.uri)
         self._active: _Active | None = None
 
-    # --- the store ----------------------------------------------------------------------------
 
     def call(self, fn: Callable[[], T], what: str) -> T:
         """`fn()` retried like every call of this tracker."""
@@ -122,7 +121,6 @@ class Tracker:
         except OSError as err:
             raise TrackingError(f"MLflow tracking at {uri!r} is unreachable: {err}") from None
 
-    # --- the run ------------------------------------------------------------------------------
 
     @property
     def run_id(self) -> str | None:
@@ -253,7 +251,6 @@ class Tracker:
         with self._activate(active):
             yield run_id
 
-    # --- logging to the run -------------------------------------------------------------------
 
     def _log(self, what: str, online: runlog.Online, journaled: runlog.Journaled) -> None:
         """Send one logging call to the active run: retried online, else (or once offline) to the journal."""
@@ -313,7 +310,6 @@ class Tracker:
         assert active.journal is not None
         return runlog.journal_model(active.journal, log_fn)
 
-    # --- other runs ---------------------------------------------------------------------------
 
     def search_runs(self, filter_string: str, *, order_by: list[str] | None = None,
                     max_results: int = 1000) -> list[Any]:
