@@ -79,7 +79,6 @@ class Tracker:
         store.check_store(self.uri)
         self._active: _Active | None = None
 
-
     def call(self, fn: Callable[[], T], what: str) -> T:
         """`fn()` retried like every call of this tracker."""
         return clients.call(self.cfg, self.uri, fn, what)
@@ -120,7 +119,6 @@ class Tracker:
                 return self.call(select, f"select experiment {cfg.experiment!r}")
         except OSError as err:
             raise TrackingError(f"MLflow tracking at {uri!r} is unreachable: {err}") from None
-
 
     @property
     def run_id(self) -> str | None:
@@ -251,7 +249,6 @@ class Tracker:
         with self._activate(active):
             yield run_id
 
-
     def _log(self, what: str, online: runlog.Online, journaled: runlog.Journaled) -> None:
         """Send one logging call to the active run: retried online, else (or once offline) to the journal."""
         active = self._active
@@ -309,7 +306,6 @@ class Tracker:
                 active.go_offline(err)
         assert active.journal is not None
         return runlog.journal_model(active.journal, log_fn)
-
 
     def search_runs(self, filter_string: str, *, order_by: list[str] | None = None,
                     max_results: int = 1000) -> list[Any]:
