@@ -22,6 +22,7 @@ from crosstrain.cli.main import main
 from crosstrain.config import Framework
 from crosstrain.distributed import scaling
 
+pytestmark = pytest.mark.slow  # starts 2 real workers per framework
 # SGD, not Adam: Adam hides a gradient off by a constant factor; SGD's loss curve shows it.
 PARAMS = {"seed": 42, "seeds": [0], "tasks": {"iris": {"model": {"kind": "mlp", "hidden": [8]}}},
           "train": {"epochs": 2, "batch_size": 16, "learning_rate": 0.1, "optimizer": "sgd", "momentum": 0.9}}

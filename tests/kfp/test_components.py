@@ -158,6 +158,7 @@ def test_gather_lays_one_tasks_outputs_out_as_a_crosstrain_project(tmp_path):
     assert results.metadata["task"] == "iris" and len(results.metadata["files"]) == 6
 
 
+@pytest.mark.slow
 def test_speed_unit_alternates_fresh_processes_and_logs_medians(params_text, iris_prepared, tmp_path):
     # Given PyTorch only (one framework: it is measured alone, once per round)
     params = json.dumps({**json.loads(params_text), "frameworks": ["pytorch"]})

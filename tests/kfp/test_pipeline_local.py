@@ -80,6 +80,7 @@ def test_local_run_trains_measures_exports_registers_and_reports(
     assert {p.name for p in (html.parent / "curves" / "iris").iterdir()} == {"tensorflow.csv", "pytorch.csv"}
 
 
+@pytest.mark.slow
 def test_local_run_stops_at_a_failed_validation_with_its_summary(
     cli, tmp_path, mlflow_store, monkeypatch, capsys
 ):

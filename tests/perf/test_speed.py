@@ -39,6 +39,7 @@ def measured(iris_prepared, tmp_path_factory):
     return speed.speed("iris", Settings.model_validate(PARAMS), iris_prepared, out), out
 
 
+@pytest.mark.slow
 def test_writes_the_schema_the_verdicts_read(measured):
     result, out = measured
     # then the file holds exactly the returned result, with exactly the agreed fields
@@ -54,6 +55,7 @@ def test_writes_the_schema_the_verdicts_read(measured):
         assert m[names.LATENCY_P95] >= m[names.LATENCY_P50] and m[names.PEAK_RSS] >= m[names.TRAIN_RSS] >= 0
 
 
+@pytest.mark.slow
 def test_frameworks_alternate_abba_and_the_order_is_recorded(measured):
     result, _ = measured
     assert result["order"] == ["tensorflow", "pytorch", "pytorch", "tensorflow"]
@@ -61,6 +63,7 @@ def test_frameworks_alternate_abba_and_the_order_is_recorded(measured):
         (0, 0, "tensorflow"), (0, 1, "pytorch"), (1, 0, "pytorch"), (1, 1, "tensorflow")]
 
 
+@pytest.mark.slow
 def test_each_measurement_ran_in_its_own_fresh_process(measured):
     pids = [m["pid"] for m in measured[0]["measurements"]]
     assert os.getpid() not in pids
@@ -88,6 +91,7 @@ def test_latency_calls_are_capped():
     assert speed.latency_config(cfg).model_copy(update={"calls": cfg.calls}) == cfg
 
 
+@pytest.mark.slow
 def test_a_failing_child_is_one_line_naming_it_and_writes_nothing(iris_prepared, tmp_path, monkeypatch,
                                                                  capsys):
     # given a project with prepared iris whose training split turns corrupt after the first measurement

@@ -18,6 +18,7 @@ from crosstrain.training import checkpoint
 from crosstrain.training.job import train
 from crosstrain.training.loop import Interrupted
 
+pytestmark = pytest.mark.slow  # trains end to end, kills and resumes
 KILLED_AFTER = 3
 
 

@@ -19,6 +19,7 @@ from crosstrain.cli.main import main
 from crosstrain.config import Framework
 from crosstrain.training import checkpoint
 
+pytestmark = pytest.mark.slow  # trains on 2 workers, twice, and kills one run
 psutil = pytest.importorskip("psutil")  # to kill the launcher's whole process tree
 KILLED_AFTER = 3
 # crosstrain's own launcher, starting the workers as `python -m paused_training K PAUSE_S ARGS`.

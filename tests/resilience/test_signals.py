@@ -15,6 +15,7 @@ from paused_training import start_paused, wait_for_checkpoint
 from crosstrain import names
 from crosstrain.training import checkpoint
 
+pytestmark = pytest.mark.slow  # trains in a subprocess until signalled
 SIGNALLED_AFTER = 2
 
 

@@ -12,6 +12,8 @@ from mlflow import MlflowClient
 from crosstrain.errors import TrackingError
 from crosstrain.tracking import Tracker
 
+pytestmark = pytest.mark.slow  # stops and restarts a real mlflow server
+
 
 def _steps(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
     return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
