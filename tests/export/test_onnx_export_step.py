@@ -14,13 +14,12 @@ import numpy as np
 import pytest
 import yaml
 
-from crosstrain import backends, names
+from crosstrain import backends, names, tracking
 from crosstrain.config import Framework, MLPSpec, Settings
 from crosstrain.data.dataset import load_meta
 from crosstrain.export.step import OnnxParityError, export
 from crosstrain.io import atomic_write_json, read_json
 from crosstrain.models.spec import initial_weights
-from crosstrain.tracking import service
 
 SPEC = MLPSpec(hidden=[16])
 QUICK = {"seeds": [0], "latency": {"calls": 20, "warmup": 2, "throughput_batch": 32, "throughput_repeats": 2}}
@@ -38,8 +37,9 @@ def save_seed_model(framework: Framework, prepared: Path, model_dir: Path, setti
     backend.save(model, model_dir)
     run_id = "never-logged"
     if settings is not None:
-        with service.start_run(settings.mlflow, run_name=f"iris-{framework}-seed-0",
-                               tags={names.TAG_KIND: names.KIND_TRAINING}, params={}) as run_id:
+        with tracking.tracker(settings.mlflow).start_run(run_name=f"iris-{framework}-seed-0",
+                                                         tags={names.TAG_KIND: names.KIND_TRAINING},
+                                                         params={}) as run_id:
             pass
     atomic_write_json(model_dir / names.TRAIN_INFO_FILE,
                       {"task": "iris", "framework": str(framework), "seed": 0, "run_id": run_id,

@@ -172,10 +172,10 @@ def test_a_failing_mode_is_recorded_not_raised(iris_prepared, tmp_path, monkeypa
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     real = modes.measure_mode
 
-    def flaky(task, settings, framework, meta, train, test, mode):
+    def flaky(task, settings, framework, meta, splits, mode):
         if mode == "compiled-fp32":
             raise RuntimeError("XLA cannot compile op Foo\nlong trace")
-        return real(task, settings, framework, meta, train, test, mode)
+        return real(task, settings, framework, meta, splits, mode)
 
     # given a mode that fails and a CPU that only emulates bf16
     monkeypatch.setattr(modes, "measure_mode", flaky)

@@ -12,7 +12,7 @@ import pytest
 from crosstrain import tracking
 from crosstrain.config import MlflowConfig
 from crosstrain.distributed import scaling
-from crosstrain.tracking import Tracking, service
+from crosstrain.tracking import Tracking
 from crosstrain.tracking.retry import TrackingRefused
 
 
@@ -80,19 +80,3 @@ def test_the_scaling_baseline_is_found_through_the_tracker(mlflow_store: str) ->
     # then: it is the 1-worker run; other params have none, and so has a NoTracker
     assert found == (one, 100.0) and other is None
     assert scaling.baseline(params, tracking.NoTracker()) is None
-
-
-def test_the_deprecated_wrappers_log_to_the_tracker_they_made(mlflow_store: str) -> None:
-    # given: the module-level API the lead's modules still call
-    cfg = MlflowConfig(experiment="wrapper-tests")
-
-    # when: a run is started through it
-    with service.start_run(cfg, run_name="w", tags={}, params={}) as run_id:
-        current = service.current()
-        current_id = current.run_id
-        service.log_metrics({"acc": 0.9})
-
-    # then: the current tracker was that run's, and none is left afterwards
-    assert isinstance(current, tracking.Tracker) and current_id == run_id
-    assert isinstance(service.current(), tracking.NoTracker)
-    assert tracking.tracker(cfg).client().get_run(run_id).data.metrics == {"acc": 0.9}

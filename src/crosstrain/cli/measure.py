@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from crosstrain import names
+from crosstrain import names, tracking
 from crosstrain.cli.options import FrameworkOpt, ParamsOpt, SetOpt, TaskOpt, settings
 from crosstrain.config import DEFAULT_PARAMS
 from crosstrain.layout import Layout
@@ -24,7 +24,7 @@ def measure(
     cfg.task(task)
     layout = Layout()
     out = layout.modes(task, framework)
-    result = measure_modes(task, cfg, framework, layout.prepared(task), out)
+    result = measure_modes(task, cfg, framework, layout.prepared(task), out, tracker=tracking.tracker(cfg.mlflow))
     for entry in result["modes"]:
         if entry[names.STEP_TIME] is None:
             typer.echo(f"measure {task}/{framework} {entry['mode']}: not supported ({entry['reason']})")

@@ -128,7 +128,7 @@ def run(
     cfg = settings(params, set_)
     from kfp import local as kfp_local
 
-    from crosstrain.tracking.service import tracking_uri
+    from crosstrain.tracking.store import tracking_uri
 
     root = pipeline_root or Path(tempfile.mkdtemp(prefix="crosstrain-kfp-"))
     kfp_local.init(

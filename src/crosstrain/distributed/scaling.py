@@ -28,17 +28,12 @@ def throughput(examples: int, seconds: float) -> float:
     return examples / seconds if seconds > 0 else 0.0
 
 
-def baseline(params: Mapping[str, Any], tracker: Tracking | None = None) -> tuple[str, float] | None:
+def baseline(params: Mapping[str, Any], tracker: Tracking) -> tuple[str, float] | None:
     """(run id, throughput) of the newest finished 1-worker run of the active experiment with the same params.
 
     Call inside `tracker`'s active run (its experiment is searched, with the tracker's retries);
-    None when there is no such run, or no run at all (a NoTracker). Without a `tracker`, the run of
-    the deprecated `crosstrain.tracking.service` wrappers is used.
+    None when there is no such run, or no run at all (a NoTracker).
     """
-    if tracker is None:
-        from crosstrain.tracking import service
-
-        tracker = service.current()
     current = tracker.run_id
     if current is None:
         return None

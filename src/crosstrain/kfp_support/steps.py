@@ -139,7 +139,9 @@ def measure(params: str, task: str, framework: str, prepared: str, out_file: str
     """`crosstrain measure`: a short training and inference timed in every mode of `measure.modes`."""
     from crosstrain.perf.modes import measure_modes
 
-    return measure_modes(task, load(params), Framework(framework), Path(prepared), Path(out_file))
+    settings = load(params)
+    return measure_modes(task, settings, Framework(framework), Path(prepared), Path(out_file),
+                         tracker=tracking.tracker(settings.mlflow))
 
 
 def speed(params: str, task: str, prepared: str, out_file: str) -> dict:

@@ -36,7 +36,8 @@ from crosstrain.evaluation import latency
 from crosstrain.io import atomic_write_json
 from crosstrain.models.spec import describe, initial_weights
 from crosstrain.progress import step_progress
-from crosstrain.tracking import lineage, service
+from crosstrain import tracking
+from crosstrain.tracking import Tracking, lineage
 from crosstrain.training.loop import batch_order, speed_figures
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def _budget(settings: Settings, task: str, mode: str) -> TrainConfig:
 
 
 def timed_training(task: str, settings: Settings, framework: Framework, meta: dict, train: Split,
-                   budget: TrainConfig, warmup: int, steps: int,
+                   budget: TrainConfig, *, warmup: int, steps: int,
                    label: str | None = None) -> tuple[Any, dict]:
     """Build the task's model from `seeds[0]`'s initial weights and time `max(warmup, 1) + steps` steps.
 
@@ -123,13 +124,15 @@ def timed_training(task: str, settings: Settings, framework: Framework, meta: di
         return model, time_steps(step, train, batches, warmup, advance)
 
 
-def measure_mode(task: str, settings: Settings, framework: Framework, meta: dict, train: Split, test: Split,
+def measure_mode(task: str, settings: Settings, framework: Framework, meta: dict, splits: tuple[Split, Split],
                  mode: str) -> dict[str, float]:
-    """Train the task's model briefly in `mode`, then time its inference in that mode; the metrics."""
+    """Train the task's model briefly in `mode` on `splits`' train split, then time its inference in
+    that mode on the test split; the metrics."""
+    train, test = splits
     budget = _budget(settings, task, mode)
     backends.get(framework).configure(budget.threads, settings.seeds[0], budget.deterministic)
     model, metrics = timed_training(task, settings, framework, meta, train, budget,
-                                    settings.measure.warmup_steps, settings.measure.steps,
+                                    warmup=settings.measure.warmup_steps, steps=settings.measure.steps,
                                     label=f"measure {task}/{framework} {mode}")
     predict = backends.get(framework).make_predict(model, execution=budget.execution)
     return {**metrics, **latency.measure(predict, test.x, settings.latency)}
@@ -141,7 +144,7 @@ def _reason(err: Exception) -> str:
 
 
 def measure_modes(task: str, settings: Settings, framework: Framework, prepared: Path,
-                  out_file: Path) -> dict:
+                  out_file: Path, *, tracker: Tracking | None = None) -> dict:
     """Measure every mode in `settings.measure.modes`; one MLflow run each; write `out_file` (JSON).
 
     Returns the file's content: {task, framework, threads, steps, warmup_steps, batch_size, seed,
@@ -150,6 +153,7 @@ def measure_modes(task: str, settings: Settings, framework: Framework, prepared:
     Metrics of a mode that could not run are null.
     """
     framework = Framework(framework)
+    tracker = tracker or tracking.tracker(settings.mlflow)
     cfg = settings.task(task)
     meta = load_meta(prepared)
     train, test = load_split(prepared, "train"), load_split(prepared, "test")
@@ -160,7 +164,7 @@ def measure_modes(task: str, settings: Settings, framework: Framework, prepared:
         execution, precision = parse_mode(mode)
         supported, reason = True, None
         try:
-            metrics: dict[str, Any] = measure_mode(task, settings, framework, meta, train, test, mode)
+            metrics: dict[str, Any] = measure_mode(task, settings, framework, meta, (train, test), mode)
         except Exception as err:  # noqa: BLE001  (a mode this build or CPU cannot run is a finding, not a crash)
             log.warning("measure %s/%s %s failed: %s", task, framework, mode, err)
             metrics, supported, reason = dict.fromkeys(METRICS), False, _reason(err)
@@ -174,9 +178,9 @@ def measure_modes(task: str, settings: Settings, framework: Framework, prepared:
                   "precision": precision, "threads": base.threads, "steps": settings.measure.steps,
                   "warmup_steps": settings.measure.warmup_steps, "batch_size": base.batch_size,
                   "seed": settings.seeds[0], "model": describe(cfg.model), "reason": reason}
-        with service.start_run(settings.mlflow, run_name=f"{task}-{framework}-{mode}", tags=tags,
-                               params=params, settings=settings) as run_id:
-            service.log_metrics({k: v for k, v in metrics.items() if v is not None})
+        with tracker.start_run(run_name=f"{task}-{framework}-{mode}", tags=tags, params=params,
+                               settings=settings) as run_id:
+            tracker.log_metrics({k: v for k, v in metrics.items() if v is not None})
         entries.append({"mode": mode, "execution": execution, "precision": precision, "supported": supported,
                         "reason": reason, "run_id": run_id, **metrics})
     result = {

@@ -101,7 +101,7 @@ def measure_one(task: str, settings: Settings, framework: Framework, prepared: P
     # Memory from here, after imports and data loading, as a training run measures it.
     with track_peak_memory() as memory:
         model, timed = timed_training(task, settings, framework, meta, train, budget,
-                                      settings.speed.warmup_steps, settings.speed.steps)
+                                      warmup=settings.speed.warmup_steps, steps=settings.speed.steps)
     predict = backends.get(framework).make_predict(model, execution=budget.execution)
     inference = latency.measure(predict, test.x, latency_config(settings.latency))
     figures = {**timed, **inference, names.PEAK_RSS: memory.peak_mb, names.TRAIN_RSS: memory.increase_mb}

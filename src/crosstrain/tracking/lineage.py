@@ -1,6 +1,6 @@
 """What a run was made from: code (git commit, dirty tree), params (hash, file), data (DVC hash), libraries.
 
-`crosstrain.tracking.service.start_run` puts these on every MLflow run, so `crosstrain reproduce RUN_ID`
+`crosstrain.tracking.Tracker.start_run` puts these on every MLflow run, so `crosstrain reproduce RUN_ID`
 can rebuild the run: check out the commit, restore `params/effective_params.yaml`, `dvc pull` the data
 whose hash is the run's dataset digest, and retrain.
 

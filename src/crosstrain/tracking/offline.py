@@ -1,6 +1,6 @@
 """A local journal of MLflow runs logged while the tracking store was unreachable, and their upload.
 
-With `mlflow.offline_fallback: true`, `crosstrain.tracking.service` journals a run here instead of
+With `mlflow.offline_fallback: true`, `crosstrain.tracking.Tracker` journals a run here instead of
 failing the step; `crosstrain sync` uploads every journaled run once the store is back:
 
     crosstrain sync --dry-run    # list what would be uploaded
