@@ -30,7 +30,8 @@ from crosstrain.training.loop import predict_in_chunks
 
 def _write_plots(directory: Path, histories: dict[int, list[dict]], classes: list[str], y: np.ndarray,
                  predictions: dict[int, np.ndarray], matrix: np.ndarray, title: str) -> None:
-    """Every seed's curves and test predictions as CSV (DVC plots, the report), the summed confusion as JSON/PNG."""
+    """Every seed's curves and test predictions as CSV (DVC plots, the report), the summed confusion as
+    JSON/PNG."""
     with open(directory / names.HISTORY_CSV, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["seed", "epoch", *names.EPOCH_METRICS, names.WALL_TIME])
@@ -38,12 +39,14 @@ def _write_plots(directory: Path, histories: dict[int, list[dict]], classes: lis
             wall = 0.0
             for epoch, stats in enumerate(history):
                 wall += stats[names.EPOCH_TIME]
-                writer.writerow([seed, epoch, *(f"{stats[k]:.6g}" for k in names.EPOCH_METRICS), f"{wall:.6g}"])
+                figures = (f"{stats[k]:.6g}" for k in names.EPOCH_METRICS)
+                writer.writerow([seed, epoch, *figures, f"{wall:.6g}"])
     with open(directory / names.PREDICTIONS_CSV, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["seed", "index", "actual", "predicted"])
         for seed, pred in predictions.items():
-            writer.writerows((seed, i, classes[a], classes[p]) for i, (a, p) in enumerate(zip(y, pred, strict=True)))
+            pairs = enumerate(zip(y, pred, strict=True))
+            writer.writerows((seed, i, classes[a], classes[p]) for i, (a, p) in pairs)
     (directory / "confusion.json").write_text(
         json.dumps({"classes": classes, "matrix": matrix.tolist()}, indent=2) + "\n"
     )
@@ -60,15 +63,17 @@ def _write_plots(directory: Path, histories: dict[int, list[dict]], classes: lis
     ax.set_ylabel("actual")
     ax.set_title(title)
     for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", color="white" if count > matrix.max() / 2 else "black")
+        color = "white" if count > matrix.max() / 2 else "black"
+        ax.text(j, i, str(count), ha="center", va="center", color=color)
     fig.tight_layout()
     fig.savefig(directory / "confusion.png", dpi=100)
     plt.close(fig)
 
 
 # train.json figures copied into each seed's row of the metrics file.
-TRAIN_FIGURES = (names.TRAIN_TIME, names.COMPILE_TIME, names.TRAIN_THROUGHPUT, names.STEP_TIME, names.PEAK_RSS,
-                 names.TRAIN_RSS, names.PARAM_COUNT, names.FLOPS_PER_EXAMPLE, names.ACHIEVED_FLOPS)
+TRAIN_FIGURES = (names.TRAIN_TIME, names.COMPILE_TIME, names.TRAIN_THROUGHPUT, names.STEP_TIME,
+                 names.PEAK_RSS, names.TRAIN_RSS, names.PARAM_COUNT, names.FLOPS_PER_EXAMPLE,
+                 names.ACHIEVED_FLOPS)
 
 
 def _seed_info(task: str, framework: Framework, model_dir: Path, digest: str, prepared: Path) -> dict:
@@ -106,8 +111,10 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
     meta = load_meta(prepared)
     test = load_split(prepared, "test")
     classes = meta["classes"]
-    infos = {seed: _seed_info(task, framework, Path(model_dir) / names.seed_dir(seed), meta["digest"], prepared)
-             for seed in settings.seeds}
+    infos = {
+        seed: _seed_info(task, framework, Path(model_dir) / names.seed_dir(seed), meta["digest"], prepared)
+        for seed in settings.seeds
+    }
 
     budget = settings.train_for(task)
     backend = backends.get(framework)
@@ -139,7 +146,8 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
             # What the training actually did (crosstrain.fairness): register and report compare these.
             "fairness": _fairness_record(task, framework, seed_dir),
         })
-    numeric = [k for k, v in runs[0].items() if isinstance(v, float | int) and not isinstance(v, bool) and k != "seed"]
+    numeric = [k for k, v in runs[0].items()
+               if isinstance(v, float | int) and not isinstance(v, bool) and k != "seed"]
     result = {
         "task": task,
         "framework": str(framework),
