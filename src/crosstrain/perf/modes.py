@@ -29,14 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain import backends, names
+from crosstrain import backends, names, tracking
 from crosstrain.config import Framework, Settings, TrainConfig, parse_mode
 from crosstrain.data.dataset import Split, load_meta, load_split
 from crosstrain.evaluation import latency
 from crosstrain.io import atomic_write_json
 from crosstrain.models.spec import describe, initial_weights
 from crosstrain.progress import step_progress
-from crosstrain import tracking
 from crosstrain.tracking import Tracking, lineage
 from crosstrain.training.loop import batch_order, speed_figures
 
