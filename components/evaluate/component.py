@@ -32,7 +32,8 @@ def evaluate(
     """
     from crosstrain.kfp_support import steps
 
-    result = steps.evaluate(params, task, framework, prepared.path, model.path, metrics.path, plots.path)
+    result = steps.evaluate(params, task, framework, prepared.path, model.path,
+                            metrics_file=metrics.path, plots_dir=plots.path)
     for name, value in result["mean"].items():
         metrics.log_metric(name, value)
     metrics.metadata["seeds"] = result["seeds"]

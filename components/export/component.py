@@ -39,7 +39,7 @@ def export(
         model.path,
         prepared.path,
         onnx.path,
-        str(Path(onnx_model.path) / "model.onnx"),
+        onnx_file=str(Path(onnx_model.path) / "model.onnx"),
     )
     for name, value in result.items():
         if name.startswith("onnx_") and isinstance(value, float):

@@ -51,8 +51,9 @@ def gather(
         {fw: a[i].path for fw, a in outputs.items() if a[i] is not None} for i in range(4)
     )
     written = steps.gather(
-        task, results.path, metrics, plots, modes, onnx, registry.path if registry is not None else None,
-        speed.path if speed is not None else None,
+        task, results.path, metric_files=metrics, plots_dirs=plots, modes_files=modes, onnx_files=onnx,
+        registry_file=registry.path if registry is not None else None,
+        speed_file=speed.path if speed is not None else None,
     )
     results.metadata.update({"task": task, "files": written})
 

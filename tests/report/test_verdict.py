@@ -167,7 +167,7 @@ def test_lower_memory_and_latency_win(small):
 def test_higher_is_better_metrics_win_when_higher():
     # Given throughput-like figures: twice the examples/s is better, not worse.
     est = v.log_ratio(jitter(100.0, 7), jitter(200.0, 8))  # pytorch (b) twice tensorflow's examples/s
-    text, winner = v._ratio_text("training speed", names.TRAIN_THROUGHPUT, est, TF, PT, "difference", CFG)
+    text, winner = v._ratio_text("training speed", names.TRAIN_THROUGHPUT, est, (TF, PT), "difference", CFG)
     assert winner == PT and text.startswith("pytorch trains ") and 1.9 < float(text.split()[2][:-1]) < 2.1
 
 

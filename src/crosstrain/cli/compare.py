@@ -21,6 +21,7 @@ from crosstrain.errors import ConfigError
 
 
 def compare(
+    *,
     experiment: Annotated[
         str | None,
         typer.Option("--experiment", "-e", help="MLflow experiment (default: mlflow.experiment in params)."),

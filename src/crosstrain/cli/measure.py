@@ -24,7 +24,8 @@ def measure(
     cfg.task(task)
     layout = Layout()
     out = layout.modes(task, framework)
-    result = measure_modes(task, cfg, framework, layout.prepared(task), out, tracker=tracking.tracker(cfg.mlflow))
+    result = measure_modes(task, cfg, framework, layout.prepared(task), out,
+                           tracker=tracking.tracker(cfg.mlflow))
     for entry in result["modes"]:
         if entry[names.STEP_TIME] is None:
             typer.echo(f"measure {task}/{framework} {entry['mode']}: not supported ({entry['reason']})")

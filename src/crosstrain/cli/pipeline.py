@@ -169,6 +169,7 @@ def check_reachable(host: str, timeout: float = 5.0) -> None:
 
 @app.command()
 def submit(
+    *,
     host: Annotated[
         str, typer.Option("--host", metavar="URL", help="KFP API endpoint, e.g. http://localhost:8080.")
     ],

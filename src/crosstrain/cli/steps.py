@@ -60,6 +60,7 @@ def _require_validated(task: str) -> None:
 
 @app.command()
 def train(
+    *,
     task: TaskOpt,
     framework: FrameworkOpt,
     params: ParamsOpt = DEFAULT_PARAMS,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crosstrain import backends, names
+from crosstrain import backends, names, tracking
 from crosstrain.config import Framework, Settings
 from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.errors import MissingInputError
@@ -23,13 +23,12 @@ from crosstrain.evaluation import latency
 from crosstrain.evaluation import metrics as m
 from crosstrain.io import atomic_dir, atomic_write_json, read_json
 from crosstrain.resources import dir_size_mb
-from crosstrain import tracking
 from crosstrain.tracking import Tracking
 from crosstrain.training.loop import predict_in_chunks
 
 
 def _write_plots(directory: Path, histories: dict[int, list[dict]], classes: list[str], y: np.ndarray,
-                 predictions: dict[int, np.ndarray], matrix: np.ndarray, title: str) -> None:
+                 predictions: dict[int, np.ndarray], matrix: np.ndarray, *, title: str) -> None:
     """Every seed's curves and test predictions as CSV (DVC plots, the report), the summed confusion as
     JSON/PNG."""
     with open(directory / names.HISTORY_CSV, "w", newline="") as handle:
@@ -160,7 +159,7 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
     }
     with atomic_dir(plots_dir) as tmp:
         _write_plots(tmp, histories, classes, test.y, predictions, matrix,
-                     f"{task} / {framework} (all {len(infos)} seeds)")
+                     title=f"{task} / {framework} (all {len(infos)} seeds)")
         for run in runs:
             with tracker.resume_run(run["run_id"]):
                 tracker.log_metrics({k: v for k, v in run.items() if k in numeric and isinstance(v, float)})

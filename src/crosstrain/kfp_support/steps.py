@@ -119,7 +119,8 @@ def train_distributed(params: str, task: str, framework: str, prepared: str, mod
 
 
 def evaluate(
-    params: str, task: str, framework: str, prepared: str, model_dir: str, metrics_file: str, plots_dir: str
+    params: str, task: str, framework: str, prepared: str, model_dir: str, *, metrics_file: str,
+    plots_dir: str,
 ) -> dict:
     """`crosstrain evaluate`: every seed's test metrics into `metrics_file`, curves etc. into `plots_dir`.
 
@@ -152,7 +153,7 @@ def speed(params: str, task: str, prepared: str, out_file: str) -> dict:
 
 
 def export(
-    params: str, task: str, framework: str, model_dir: str, prepared: str, out_file: str, onnx_file: str
+    params: str, task: str, framework: str, model_dir: str, prepared: str, out_file: str, *, onnx_file: str
 ) -> dict:
     """`crosstrain export`: the first seed's model (`model_dir`/seed-<seeds[0]>) to ONNX, checked and timed.
 
@@ -183,6 +184,7 @@ def register(params: str, task: str, metric_files: list[str], out_file: str) -> 
 def gather(
     task: str,
     out_dir: str,
+    *,
     metric_files: dict[str, str],
     plots_dirs: dict[str, str],
     modes_files: dict[str, str],

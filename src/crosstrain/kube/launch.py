@@ -27,6 +27,7 @@ def train(
     framework: Framework | str,
     prepared: Path,
     model_dir: Path,
+    *,
     jobs: trainjob.TrainJobs | None = None,
     stage: str | None = None,
     report: Callable[[str], None] = print,

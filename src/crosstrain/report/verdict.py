@@ -185,9 +185,10 @@ def log_ratio(a_values: list[float], b_values: list[float]) -> stats.Estimate:
     return stats.paired_t(np.log(np.asarray(b_values)) - np.log(np.asarray(a_values)))
 
 
-def _ratio_text(question: str, metric: str, est: stats.Estimate, a: str, b: str, outcome: str,
+def _ratio_text(question: str, metric: str, est: stats.Estimate, pair: tuple[str, str], outcome: str,
                 cfg: ReportConfig) -> tuple[str, str | None]:
-    """(headline sentence, winner) of a ratio verdict."""
+    """(headline sentence, winner) of a ratio verdict between frameworks `pair` = (a, b)."""
+    a, b = pair
     low, high = est.interval(cfg.confidence)
     # How many times better `a` is: > 0 when a is better on this metric, whatever its direction.
     sign = -DIRECTION[metric]
@@ -232,7 +233,7 @@ def speed_verdicts(task: str, speed: dict | None, a: str, b: str, cfg: ReportCon
     verdicts = {}
     for (question, metric, xa, xb, est), pd, pe in zip(measured, p_diff, p_equal, strict=True):
         outcome = stats.outcome(pd, pe, 1.0 - cfg.confidence)
-        text, winner = _ratio_text(question, metric, est, a, b, outcome, cfg)
+        text, winner = _ratio_text(question, metric, est, (a, b), outcome, cfg)
         low, high = est.interval(cfg.confidence)
         per_round = {a: xa, b: xb}
         evidence = (

@@ -97,7 +97,7 @@ def _train(job: Job, seed: int, run_id: str | None, checkpoints: checkpoint.Seed
             log.info("seed %s: resuming after epoch %d of %d in run %s", seed, len(history.epochs),
                      budget.epochs, run_id)
         with _progress(job, seed) as advance:
-            hooks = SeedHooks(job, model, step, run_id, checkpoints, stop, advance)
+            hooks = SeedHooks(job, model, step, run_id, checkpoints=checkpoints, stop=stop, advance=advance)
             if not history.epochs:
                 hooks.on_checkpoint(history, None)  # epoch 0: a run killed in its first epoch resumes in it
             for stats in history.epochs:
@@ -121,7 +121,7 @@ def _train(job: Job, seed: int, run_id: str | None, checkpoints: checkpoint.Seed
 class SeedHooks(Hooks):
     """`fit`'s hooks for one seed: weights for early stopping, checkpoints, MLflow, progress, signals."""
 
-    def __init__(self, job: Job, model: Any, step: TrainStep, run_id: str | None,
+    def __init__(self, job: Job, model: Any, step: TrainStep, run_id: str | None, *,
                  checkpoints: checkpoint.SeedCheckpoints, stop: Stop, advance: Advance) -> None:
         self.job, self.model, self.step, self.run_id = job, model, step, run_id
         self.checkpoints, self._stop, self.advance = checkpoints, stop, advance
