@@ -36,6 +36,10 @@ class MissingInputError(CrosstrainError):
     """A step's input (prepared data, a trained model) does not exist yet."""
 
 
+class CorruptFileError(CrosstrainError, ValueError):
+    """A file crosstrain wrote earlier cannot be read back (truncated, corrupt, or another format)."""
+
+
 class TrackingError(CrosstrainError):
     """The MLflow tracking server or registry could not be used."""
 

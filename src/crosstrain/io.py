@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from crosstrain.errors import DiskFullError
+from crosstrain.errors import CorruptFileError, DiskFullError
 
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 _MB = 1024 * 1024
@@ -124,5 +124,14 @@ def atomic_write_json(target: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    """Read a JSON file."""
-    return json.loads(Path(path).read_text())
+    """Read a JSON file crosstrain wrote; `CorruptFileError` (one line naming it) if it is not JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise CorruptFileError(
+            f"{path}: not valid JSON ({err.msg} at line {err.lineno}); restore it with `dvc checkout` "
+            "or rerun the step that writes it (`dvc repro`)") from None
+    except UnicodeDecodeError:
+        raise CorruptFileError(
+            f"{path}: not a text file; restore it with `dvc checkout` or rerun the step that writes it "
+            "(`dvc repro`)") from None

@@ -19,7 +19,7 @@ import numpy as np
 
 from crosstrain.config import DistributedConfig, Framework, ModelSpec, TrainConfig
 from crosstrain.distributed.env import World
-from crosstrain.errors import CrosstrainError
+from crosstrain.errors import CorruptFileError
 from crosstrain.training.loop import TrainStep
 
 Model = Any  # keras.Model or torch.nn.Module: only its own backend looks inside
@@ -28,7 +28,7 @@ Weights = Mapping[str, np.ndarray]  # the neutral layout (crosstrain.models.spec
 Predict = Callable[[np.ndarray], np.ndarray]
 
 
-class ModelFileError(CrosstrainError):
+class ModelFileError(CorruptFileError):
     """A saved model or checkpoint that cannot be read back (truncated, corrupt, or another format)."""
 
 

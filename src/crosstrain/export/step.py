@@ -19,13 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from crosstrain import backends, names
+from crosstrain import backends, names, tracking
 from crosstrain.config import Framework, Settings, parse_mode
 from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.errors import CrosstrainError, MissingInputError
 from crosstrain.evaluation.latency import measure
 from crosstrain.io import atomic_write_json, read_json
-from crosstrain import tracking
 from crosstrain.tracking import Tracking
 from crosstrain.training.loop import predict_in_chunks
 

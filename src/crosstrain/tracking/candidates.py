@@ -6,14 +6,13 @@ a malformed or missing input registers nothing. `pick_best` follows the report's
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crosstrain.config import Settings
-from crosstrain.errors import CrosstrainError, MissingInputError
+from crosstrain.errors import CorruptFileError, CrosstrainError, MissingInputError
 from crosstrain.evaluation import stats
 from crosstrain.evaluation.stats import Interval, mean_ci
 from crosstrain.finite import is_finite_number as _finite
@@ -55,10 +54,8 @@ def _load(path: Path, step: str) -> dict[str, Any]:
         raise MissingInputError(f"{path} not found: run {step} first")
     try:
         data = read_json(path)
-    except json.JSONDecodeError as err:
-        raise CrosstrainError(
-            f"{path}: not valid JSON ({err.msg} at line {err.lineno}); rerun {step}"
-        ) from None
+    except CorruptFileError as err:
+        raise CrosstrainError(f"{err}; or rerun {step}") from None
     if not isinstance(data, dict):
         raise CrosstrainError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
