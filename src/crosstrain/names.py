@@ -100,3 +100,12 @@ TAG_FAIRNESS_DIGEST = "crosstrain.fairness_digest"  # sha256 of the record's com
 # --- resilience (#8) -----------------------------------------------------------------------------
 TAG_CHECKPOINT_KEY = "crosstrain.checkpoint_key"  # sha256 of a training's checkpoint key (params, data, code)
 CHECKPOINT_ARTIFACTS = "checkpoint"              # a run's mirrored checkpoint (Kubeflow: durable storage)
+
+# --- other runs' tags and artifact folders -------------------------------------------------------
+TAG_SUPPORTED = "crosstrain.supported"           # a mode run: "true" when this build and CPU ran it natively
+TAG_TASKS = "crosstrain.tasks"                   # the comparison (parent) run: its tasks, frameworks, seeds
+TAG_FRAMEWORKS = "crosstrain.frameworks"
+TAG_SEEDS = "crosstrain.seeds"
+EVALUATION_ARTIFACTS = "evaluation"              # a training run's test curves, predictions and confusion
+ONNX_ARTIFACTS = "onnx"                          # a training run's exported .onnx model
+REPORT_ARTIFACTS = "report"                      # the comparison run's HTML/Markdown report

@@ -163,6 +163,6 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
         for run in runs:
             with tracker.resume_run(run["run_id"]):
                 tracker.log_metrics({k: v for k, v in run.items() if k in numeric and isinstance(v, float)})
-                tracker.log_artifacts(tmp, artifact_path="evaluation")
+                tracker.log_artifacts(tmp, artifact_path=names.EVALUATION_ARTIFACTS)
         atomic_write_json(metrics_file, result)
     return result

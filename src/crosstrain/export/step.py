@@ -28,7 +28,6 @@ from crosstrain.io import atomic_write_json, read_json
 from crosstrain.tracking import Tracking
 from crosstrain.training.loop import predict_in_chunks
 
-ARTIFACT_PATH = "onnx"
 MIB = 1024 * 1024  # sizes in MiB, as resources.dir_size_mb reports the native model's
 EXAMPLE_ROWS = 8  # a few real rows to trace with: more than 1, so the batch dimension stays symbolic
 
@@ -134,7 +133,7 @@ def export(task: str, settings: Settings, framework: Framework, model_dir: Path,
         tracker = tracker or tracking.tracker(settings.mlflow)
         with tracker.resume_run(info["run_id"]):
             tracker.log_metrics(metrics)
-            tracker.log_artifacts(path, artifact_path=ARTIFACT_PATH)
+            tracker.log_artifacts(path, artifact_path=names.ONNX_ARTIFACTS)
         if onnx_file is not None:
             Path(onnx_file).parent.mkdir(parents=True, exist_ok=True)
             staged = Path(onnx_file).with_name(f".{Path(onnx_file).name}.tmp")

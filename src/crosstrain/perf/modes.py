@@ -172,7 +172,7 @@ def measure_modes(task: str, settings: Settings, framework: Framework, prepared:
                 supported, reason = False, "bf16 emulated: this CPU has no avx512_bf16 or amx_bf16"
         tags = {names.TAG_KIND: names.KIND_MODE, names.TAG_MODE: mode, names.TAG_TASK: task,
                 names.TAG_FRAMEWORK: framework, names.TAG_MODEL: describe(cfg.model),
-                names.TAG_DATA_DIGEST: data_version, "crosstrain.supported": str(supported).lower()}
+                names.TAG_DATA_DIGEST: data_version, names.TAG_SUPPORTED: str(supported).lower()}
         params = {"task": task, "framework": str(framework), "mode": mode, "execution": execution,
                   "precision": precision, "threads": base.threads, "steps": settings.measure.steps,
                   "warmup_steps": settings.measure.warmup_steps, "batch_size": base.batch_size,

@@ -19,7 +19,7 @@ from crosstrain.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
-TAG_TASKS, TAG_FRAMEWORKS, TAG_SEEDS = "crosstrain.tasks", "crosstrain.frameworks", "crosstrain.seeds"
+TAG_TASKS, TAG_FRAMEWORKS, TAG_SEEDS = names.TAG_TASKS, names.TAG_FRAMEWORKS, names.TAG_SEEDS
 _UNSAFE = re.compile(r"[^0-9A-Za-z_\-. /]")  # MLflow metric names allow these only
 
 
@@ -126,5 +126,5 @@ def track(settings: Settings, report: dict, render: Callable[[str], Path],
         staged = render(run_id)
         runs.set_parent(child_run_ids(report), run_id, tracker.client())
         tracker.log_metrics(summary_metrics(report))
-        tracker.log_artifacts(staged, artifact_path="report")
+        tracker.log_artifacts(staged, artifact_path=names.REPORT_ARTIFACTS)
     return run_id
