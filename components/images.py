@@ -3,7 +3,7 @@
 The pipeline replaces these with `cluster.images` (registry, tag) through `set_container_image`.
 """
 
-from crosstrain.cluster_config import ImagesConfig
+from crosstrain.config.cluster import ImagesConfig
 
 BASE_IMAGE = ImagesConfig().image("base")
 TENSORFLOW_IMAGE = ImagesConfig().image("tensorflow")

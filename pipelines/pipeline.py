@@ -30,8 +30,8 @@ import components as c
 from components.train.component import train_distributed
 from kfp import compiler, dsl, kubernetes
 
-from crosstrain.cluster_config import ClusterConfig, Resources
 from crosstrain.config import Framework, Settings
+from crosstrain.config.cluster import ClusterConfig, Resources
 from crosstrain.kfp_support.steps import dump
 from crosstrain.report.collect import enabled_tasks
 

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from crosstrain.cluster_config import ClusterConfig
 from crosstrain.config import Framework, Settings
+from crosstrain.config.cluster import ClusterConfig
 from crosstrain.errors import CrosstrainError
 
 log = logging.getLogger(__name__)
