@@ -6,17 +6,9 @@ import re
 
 from pydantic import ConfigDict, Field, field_validator
 
+from crosstrain.config import steps
 from crosstrain.config.base import Framework, Strict
 from crosstrain.config.cluster import ClusterConfig
-from crosstrain.config.steps import (
-    LatencyConfig,
-    MeasureConfig,
-    MlflowConfig,
-    OnnxConfig,
-    RegisterConfig,
-    ReportConfig,
-    SpeedConfig,
-)
 from crosstrain.config.tasks import TaskConfig
 from crosstrain.config.training import TrainConfig
 from crosstrain.errors import ConfigError
@@ -38,13 +30,13 @@ class Settings(Strict):
     tasks: dict[str, TaskConfig] = Field(default_factory=lambda: {"iris": TaskConfig()})
     train: TrainConfig = Field(default_factory=TrainConfig)
     # Named `registry` in code because pydantic's BaseModel already has a `register` attribute.
-    registry: RegisterConfig = Field(default_factory=RegisterConfig, alias="register")
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
-    latency: LatencyConfig = Field(default_factory=LatencyConfig)
-    measure: MeasureConfig = Field(default_factory=MeasureConfig)
-    speed: SpeedConfig = Field(default_factory=SpeedConfig)
-    onnx: OnnxConfig = Field(default_factory=OnnxConfig)
-    report: ReportConfig = Field(default_factory=ReportConfig)
+    registry: steps.RegisterConfig = Field(default_factory=steps.RegisterConfig, alias="register")
+    mlflow: steps.MlflowConfig = Field(default_factory=steps.MlflowConfig)
+    latency: steps.LatencyConfig = Field(default_factory=steps.LatencyConfig)
+    measure: steps.MeasureConfig = Field(default_factory=steps.MeasureConfig)
+    speed: steps.SpeedConfig = Field(default_factory=steps.SpeedConfig)
+    onnx: steps.OnnxConfig = Field(default_factory=steps.OnnxConfig)
+    report: steps.ReportConfig = Field(default_factory=steps.ReportConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     @field_validator("seeds")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from crosstrain.tracking.base import Tracking
+from crosstrain.tracking import Tracking
 
 WORLD_SIZE = "world_size"
 BACKEND = "backend"

@@ -152,10 +152,16 @@ def _cnn(spec: CNNSpec, meta: dict, rng: np.random.Generator) -> Weights:
             weights[f"batch_norm_{i}/moving_mean"] = zeros(width)
             weights[f"batch_norm_{i}/moving_variance"] = ones(width)
         channels = width
-    if spec.dense:
-        _dense(weights, rng, "dense", channels, spec.dense)
-        channels = spec.dense
-    _dense(weights, rng, "logits", channels, len(meta["classes"]))
+    return _head(weights, rng, spec.dense, channels, len(meta["classes"]))
+
+
+def _head(weights: Weights, rng: np.random.Generator, dense: int | None, features: int,
+          classes: int) -> Weights:
+    """The optional dense + ReLU layer, then the logits: the end of the CNN and the BiLSTM."""
+    if dense:
+        _dense(weights, rng, "dense", features, dense)
+        features = dense
+    _dense(weights, rng, "logits", features, classes)
     return weights
 
 
@@ -170,12 +176,7 @@ def _bilstm(spec: BiLSTMSpec, meta: dict, rng: np.random.Generator) -> Weights:
         weights[f"{direction}/recurrent_kernel"] = orthogonal(rng, (u, 4 * u))
         # Keras' unit_forget_bias: the forget gate (second quarter of i, f, c, o) starts at 1.
         weights[f"{direction}/bias"] = np.concatenate([zeros(u), ones(u), zeros(2 * u)])
-    features = 2 * u
-    if spec.dense:
-        _dense(weights, rng, "dense", features, spec.dense)
-        features = spec.dense
-    _dense(weights, rng, "logits", features, len(meta["classes"]))
-    return weights
+    return _head(weights, rng, spec.dense, 2 * u, len(meta["classes"]))
 
 
 def _transformer(spec: TransformerSpec, meta: dict, rng: np.random.Generator) -> Weights:

@@ -12,7 +12,7 @@ for runs, the offline journal. The modules, one idea each:
     store.py     which store: the URI in force, its checks, the sqlite busy timeout and open lock
     tracker.py   Tracker: start/resume a run and log to it (retried, journaled when the store is lost)
     runlog.py    what each log call does online and in the journal
-    base.py      Tracking (the protocol both trackers satisfy) and NoTracker (the no-op twin)
+    base.py      NoTracker, the no-op twin (`Tracking` = Tracker | NoTracker: mypy checks both)
     client.py    the retrying MlflowClient and artifact repository, for calls outside a run
     retry.py     the backoff and the errors it ends in;  offline.py  the journal and its sync
     runs.py      comparison runs and their children;   lineage.py  what a run was made from
@@ -21,14 +21,19 @@ for runs, the offline journal. The modules, one idea each:
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from crosstrain.config import MlflowConfig
-from crosstrain.tracking.base import NoTracker, Tracking
+from crosstrain.tracking.base import NoTracker
 from crosstrain.tracking.tracker import Tracker
+
+# Either tracker: every caller is checked against both classes, so they cannot drift apart.
+Tracking: TypeAlias = Tracker | NoTracker
 
 __all__ = ["NoTracker", "Tracker", "Tracking", "tracker"]
 
 
-def tracker(cfg: MlflowConfig, *, enabled: bool = True, uri: str | None = None) -> Tracker | NoTracker:
+def tracker(cfg: MlflowConfig, *, enabled: bool = True, uri: str | None = None) -> Tracking:
     """The tracker for `cfg`'s store (`uri` overrides it), or a NoTracker when not `enabled`.
 
     Args:

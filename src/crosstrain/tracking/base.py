@@ -1,4 +1,4 @@
-"""The shape every tracker has (`Tracking`), and its quiet twin `NoTracker`.
+"""`NoTracker`: the quiet twin of `crosstrain.tracking.Tracker` (`Tracking` is either of the two).
 
 Ranks other than 0 and library callers that don't track get a `NoTracker`: the same methods, doing
 nothing, so the code that trains and evaluates has no `if chief:` branches:
@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from crosstrain.config import Settings
 from crosstrain.errors import TrackingError
@@ -22,51 +21,6 @@ from crosstrain.errors import TrackingError
 if TYPE_CHECKING:
     from crosstrain.tracking.client import RetryingClient
     from crosstrain.tracking.offline import Journal
-
-
-class Tracking(Protocol):
-    """What `Tracker` and `NoTracker` both offer; type parameters and attributes with this."""
-
-    @property
-    def run_id(self) -> str | None:
-        """The id of the run being logged; None outside a run (always, for NoTracker)."""
-
-    @property
-    def journal(self) -> Journal | None:
-        """The offline journal the active run logs to; None while online or without a run."""
-
-    def start_run(self, *, run_name: str, tags: Mapping[str, Any], params: Mapping[str, Any],
-                  settings: Settings | None = None) -> AbstractContextManager[str | None]:
-        """A new run with `tags` and `params`; yields its id."""
-
-    def resume_run(self, run_id: str) -> AbstractContextManager[str | None]:
-        """Re-open the run `run_id`; yields the id it is logged under."""
-
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        """Log metrics to the active run."""
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        """Set tags on the active run."""
-
-    def log_dataset(self, data: Any, *, name: str, source: str, digest: str,
-                    context: str = "training") -> None:
-        """Record the prepared data as the active run's dataset input."""
-
-    def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
-        """Upload a file or a directory to the active run."""
-
-    def log_model(self, log_fn: Callable[[], Any]) -> Any:
-        """Log a model with `log_fn()`; its ModelInfo (None for NoTracker)."""
-
-    def search_runs(self, filter_string: str, *, order_by: list[str] | None = None,
-                    max_results: int = 1000) -> list[Any]:
-        """Runs of the experiment matching `filter_string` ([] for NoTracker)."""
-
-    def experiment_id(self) -> str | None:
-        """Select the experiment; its id (None for NoTracker)."""
-
-    def client(self) -> RetryingClient:
-        """The retrying MLflow client on this store (NoTracker has none: TrackingError)."""
 
 
 class NoTracker:
