@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # checkov starts up slowly, and needs make .venv-tools/.installed
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".venv-tools" / "bin" / "checkov"
 KUSTOMIZATIONS = ["base", "overlays/local", "overlays/gpu", "trainer"]

@@ -134,6 +134,7 @@ def mode_runs(tmp_path):
                               filter_string=f"tags.`{names.TAG_KIND}` = '{names.KIND_MODE}'")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_measure_modes_writes_every_mode_and_one_run_each(framework, iris_prepared, tmp_path, monkeypatch):
     from crosstrain.perf import modes
@@ -166,6 +167,7 @@ def test_measure_modes_writes_every_mode_and_one_run_each(framework, iris_prepar
     assert set(runs["params.threads"]) == {"1"}
 
 
+@pytest.mark.slow
 def test_a_failing_mode_is_recorded_not_raised(iris_prepared, tmp_path, monkeypatch):
     from crosstrain.perf import modes
 
@@ -191,6 +193,7 @@ def test_a_failing_mode_is_recorded_not_raised(iris_prepared, tmp_path, monkeypa
     assert len(mode_runs(tmp_path)) == 3
 
 
+@pytest.mark.slow
 def test_cli_measure(iris_prepared, tmp_path, monkeypatch, capsys, repo_root):
     from crosstrain.cli.main import main
 

@@ -16,6 +16,7 @@ from crosstrain.tracking import lineage
 from crosstrain.training.job import train
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", list(Framework))
 def test_train_then_evaluate_logs_one_run_per_seed(framework, iris_prepared, mlflow_store, small_settings,
                                                    tmp_path):
