@@ -36,15 +36,15 @@ SPECS = {
 
 
 def _readbacks(kind: str, break_torch: Callable[..., None] | None = None,
-               mp: pytest.MonkeyPatch | None = None):
+               mp: pytest.MonkeyPatch | None = None, budget: TrainConfig = BUDGET):
     """{framework: [record]} of freshly built models and train steps (seed 0), PyTorch's optionally broken."""
     spec, meta = SPECS[kind]
     tf_training.configure(1, 0)
     torch_training.configure(1, 0)
     keras_model, torch_model = tf_models.build_model(spec, meta), torch_models.build_model(spec, meta)
     example = np.zeros((1, 28, 28, 1), np.float32) if kind == "cnn" else np.zeros((1, 12), np.int64)
-    tf_step = tf_training.make_train_step(keras_model, BUDGET, example)
-    torch_step = torch_training.make_train_step(torch_model, BUDGET, example)
+    tf_step = tf_training.make_train_step(keras_model, budget, example)
+    torch_step = torch_training.make_train_step(torch_model, budget, example)
     if break_torch is not None:
         break_torch(torch_step, torch_model, mp)
     about = {"task": kind, "seed": 0}
@@ -154,3 +154,20 @@ def test_a_setting_changed_in_pytorch_only_is_named(kind, broken, field, monkeyp
     finally:
         torch.backends.cuda.matmul.allow_tf32 = False  # crosstrain's setting (see training.torch.configure)
     assert any(line.startswith(f"unfair comparison: {kind}: {field} differs: ") for line in lines), lines
+
+
+SGD = BUDGET.model_copy(update={"optimizer": "sgd", "momentum": 0.9})
+
+
+def test_sgd_momentum_is_read_from_both_optimisers_and_a_change_is_named(monkeypatch):
+    fair = _readbacks("cnn", budget=SGD)
+    assert [r[0]["fields"]["optimizer.momentum"] for r in fair.values()] == [0.9, 0.9]
+    assert compare.audit("cnn", fair)["fair"]
+
+    def nesterov(step, model, mp):
+        for group in step.optimizer.param_groups:
+            group["nesterov"] = True
+
+    lines = compare.differences("cnn", _readbacks("cnn", nesterov, monkeypatch, budget=SGD))
+    wanted = "unfair comparison: cnn: optimizer.nesterov differs: "
+    assert any(line.startswith(wanted) for line in lines), lines

@@ -24,6 +24,7 @@ from crosstrain.fairness import compare
 from crosstrain.fairness.record import indices_digest, weights_digest
 from crosstrain.models.spec import initial_weights
 from crosstrain.training import loop
+from crosstrain.training import torch as torch_training
 from crosstrain.training.job import train
 
 SEEDS = [0, 1]
@@ -130,6 +131,11 @@ def _patched_torch_batch_order(monkeypatch):
     monkeypatch.setattr(loop, "batch_order", lambda *a: [b[::-1] for b in reversed(real(*a))])
 
 
+def _patched_torch_learning_rate(monkeypatch):
+    real = torch_training.TrainStep.set_learning_rate
+    monkeypatch.setattr(torch_training.TrainStep, "set_learning_rate", lambda self, lr: real(self, lr * 0.5))
+
+
 def _patched_torch_initial_weights(monkeypatch):
     monkeypatch.setattr("crosstrain.models.torch.set_weights", lambda model, weights: None)
 
@@ -139,7 +145,8 @@ def _patched_torch_initial_weights(monkeypatch):
     (_patched_torch_threads, "threads.intra_op", "tensorflow 1, pytorch 2"),
     (_patched_torch_batch_order, "batch_order.first_epoch", None),
     (_patched_torch_initial_weights, "initial_weights", None),
-], ids=["adam-epsilon", "threads", "batch-order", "initial-weights"])
+    (_patched_torch_learning_rate, "optimizer.learning_rate.first_step", "tensorflow 0.01, pytorch 0.005"),
+], ids=["adam-epsilon", "threads", "batch-order", "initial-weights", "learning-rate"])
 def test_a_setting_broken_in_pytorch_only_is_named(patch, field, shown, trained, iris_prepared, monkeypatch,
                                                     tmp_path):
     # Given: one framework-level setting broken in the PyTorch training process only
