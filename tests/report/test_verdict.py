@@ -271,3 +271,18 @@ def test_a_task_has_one_headline_verdict_per_question():
     tf = bernoulli(1, 0.9, (3, 40))
     verdicts = task_verdict("iris", summaries(), {TF: predictions(tf), PT: predictions(tf)}, CFG)
     assert [x["question"] for x in verdicts if x["headline"]] == list(v.QUESTIONS)
+
+
+def test_an_equivalence_headline_shows_the_interval_the_two_one_sided_tests_used():
+    from crosstrain.evaluation import stats
+
+    # Given a difference whose 95% interval reaches past ±1 point but whose 90% interval does not
+    est = stats.Crossed(mean=-0.002, se=0.0044, df=40.0, n=3)
+    low95, high95 = est.interval(0.95)
+    low90, high90 = est.interval(0.90)
+    assert low95 < -0.01 < low90 and high90 < 0.01
+    # When the report words it
+    outcome, text, winner, _ = v.accuracy_sentence(est, TF, PT, CFG)
+    # Then it is equivalent, and the interval it shows is the 90% one, inside the margin
+    assert outcome == "equivalent" and winner is None
+    assert text.endswith(f"90% CI [{low90 * 100:.1f}, {high90 * 100:.1f}])"), text

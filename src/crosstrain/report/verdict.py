@@ -111,7 +111,12 @@ def accuracy_sentence(est: stats.Crossed, a: str, b: str,
         return (outcome, f"{winner} is more accurate than {loser} by {w.points(abs(est.mean))} accuracy "
                 f"points [{w.points(lo)}, {w.points(hi)}]", winner, diff)
     if outcome == "equivalent":
-        return outcome, f"accuracy equivalent within ±{w.points(m)} points ({shown})", None, diff
+        # Two one-sided tests at level alpha: the (1 - 2 alpha) interval lies inside ±m. That interval
+        # is shown, not the (1 - alpha) one, which may reach past the margin.
+        level = 1.0 - 2.0 * alpha
+        lo, hi = est.interval(level)
+        tost = f"{a} − {b} {w.points(est.mean)} points, {level:.0%} CI [{w.points(lo)}, {w.points(hi)}]"
+        return outcome, f"accuracy equivalent within ±{w.points(m)} points ({tost})", None, diff
     seeds, examples = stats.crossed_needed(est, stats.target_half_width(est.mean, -m, m), cfg.confidence)
     options = [f"about {w.needed(seeds, 'seeds')} (at {est.examples} test examples)"] if seeds else []
     options += [f"about {w.needed(examples, 'test examples')} (at {est.n} seeds)"] if examples else []
@@ -205,8 +210,11 @@ def _ratio_text(question: str, metric: str, est: stats.Estimate, pair: tuple[str
         return phrase, leader
     plain = w.ratio(math.exp(est.mean), math.exp(low), math.exp(high))
     if outcome == "equivalent":
+        level = 1.0 - 2.0 * (1.0 - cfg.confidence)  # the two one-sided tests' interval (see accuracy)
+        lo, hi = est.interval(level)
+        tost = w.ratio(math.exp(est.mean), math.exp(lo), math.exp(hi))
         return (f"{question} equivalent within ±{cfg.speed_equivalence:.0%}: "
-                f"{RATIO_NAMES[metric]} {b}/{a} {plain}", None)
+                f"{RATIO_NAMES[metric]} {b}/{a} {tost} ({level:.0%} CI)", None)
     need = stats.units_needed(est.se * math.sqrt(est.n),
                               stats.target_half_width(est.mean, math.log1p(-cfg.speed_equivalence),
                                                       math.log1p(cfg.speed_equivalence)), cfg.confidence)
