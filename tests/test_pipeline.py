@@ -55,6 +55,8 @@ def project(repo_root, tmp_path_factory) -> Path:
     params["seeds"] = list(SEEDS)
     params["measure"] = {"modes": ["eager-fp32", "eager-mixed"], "steps": 3, "warmup_steps": 1}
     params["latency"] = {"calls": 20, "warmup": 2, "throughput_batch": 32, "throughput_repeats": 2}
+    # Two rounds (the least that gives an interval) of few steps: each is a fresh process per framework.
+    params["speed"] = {"rounds": 2, "steps": 5, "warmup_steps": 1}
     params["report"] = {"confidence": 0.95, "bootstrap_samples": 500}
     small = {"images": {"limit": 300, "model": {"kind": "cnn", "widths": [8], "dense": None},
                         "train": {"epochs": 1, "batch_size": 64}},
