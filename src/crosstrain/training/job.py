@@ -83,6 +83,11 @@ class Job:
                    world=world, tracker=(tracker or tracking.tracker(settings.mlflow)) if world.is_chief
                    else tracking.NoTracker())
 
+    @property
+    def collective(self) -> str:
+        """The collective backend the workers joined with (gloo, nccl, ring...; "none" in a world of 1)."""
+        return str(getattr(self.ctx, "backend", "none"))
+
     def seed_dir(self, seed: int) -> Path:
         """Where seed `seed`'s model, train.json, history.json and fairness.json go."""
         return self.out_dir / names.seed_dir(seed)

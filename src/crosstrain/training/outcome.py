@@ -41,7 +41,7 @@ def run_name(job: Job, seed: int) -> str:
     return f"{job.task}-{job.framework}-s{seed}" + (f"-w{job.world.size}" if job.world.distributed else "")
 
 
-def run_params(job: Job, seed: int, collective: str = "none") -> dict:
+def run_params(job: Job, seed: int) -> dict:
     """The MLflow params of a training run: identical names for both frameworks."""
     budget, cfg = job.budget, job.settings.tasks[job.task]
     return {
@@ -57,7 +57,7 @@ def run_params(job: Job, seed: int, collective: str = "none") -> dict:
         "train_rows": job.meta["rows"]["train"],
         "data_digest": job.meta["digest"],
         scaling.WORLD_SIZE: job.world.size,
-        scaling.BACKEND: collective,
+        scaling.BACKEND: job.collective,
         scaling.THREADS_PER_WORKER: budget.threads,
     }
 
@@ -107,7 +107,7 @@ def publish(job: Job, seed: int, run_id: str | None, trained: Trained) -> dict:
         backend.set_weights(plain, backend.get_weights(model))
         model = plain
     figures = measured(job, trained, backend.param_count(model))
-    params = run_params(job, seed, getattr(job.ctx, "backend", "none"))
+    params = run_params(job, seed)
     reference = scaling.baseline(params, job.tracker) if world.distributed else None
     examples = len(job.train) * len(history.epochs)
     speed = scaling.metrics(examples, history.train_time, world.size, reference and reference[1])

@@ -65,9 +65,8 @@ def _run(job: Job, seed: int, checkpoints: checkpoint.SeedCheckpoints,
     tags = {names.TAG_TASK: job.task, names.TAG_FRAMEWORK: job.framework, names.TAG_SEED: seed,
             names.TAG_MODEL: describe(job.spec), names.TAG_DATA_DIGEST: job.data_version,
             names.TAG_MODE: job.budget.mode, names.TAG_KIND: names.KIND_TRAINING, **checkpoints.tags}
-    backend_name = getattr(job.ctx, "backend", "none")
     return job.tracker.start_run(run_name=outcome.run_name(job, seed), tags=tags,
-                                 params=outcome.run_params(job, seed, backend_name), settings=job.settings)
+                                 params=outcome.run_params(job, seed), settings=job.settings)
 
 
 def _train(job: Job, seed: int, run_id: str | None, checkpoints: checkpoint.SeedCheckpoints, stop: Stop,
