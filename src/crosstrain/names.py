@@ -29,6 +29,7 @@ STEP_TIME = "step_time_ms"
 # Resources.
 PEAK_RSS = "peak_rss_mb"            # high-water resident memory of the training process
 TRAIN_RSS = "train_rss_mb"          # that peak minus the resident memory before the model was built
+PEAK_DEVICE_MEMORY = "peak_device_memory_mb"  # peak GPU memory the framework allocated (none on the CPU)
 MODEL_SIZE = "model_size_mb"        # the saved native model on disk
 FLOPS_PER_EXAMPLE = "flops_per_example"   # forward pass, from the model spec
 ACHIEVED_FLOPS = "achieved_gflops"  # training: 3 x forward FLOPs x examples/s

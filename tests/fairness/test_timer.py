@@ -2,7 +2,9 @@
 
 `fit` is driven with a train step and a predict function that only advance a fake clock (the one
 `crosstrain.training.loop` reads), so every duration is exact and no busy machine can blur it: a
-60 ms first step (a trace or compile), 4 ms steady steps, and a 30 ms evaluation call.
+60 ms first step (a trace or compile), 4 ms steady steps, and a 30 ms evaluation call. The step is
+asynchronous, as on a GPU: a call only queues its work, and the time passes when the loop calls the
+step's `synchronize` hook - so a timer that stops its clock without synchronising measures nothing.
 
     .venv/bin/python -m pytest tests/fairness/test_timer.py -q
 """
@@ -39,16 +41,21 @@ CLOCK = FakeClock()
 
 
 class SleepingStep:
-    """A TrainStep whose first call takes FIRST seconds and every later one STEADY."""
+    """A TrainStep on an asynchronous device whose first step takes FIRST seconds and every later one
+    STEADY: a call queues the work and returns at once, `synchronize` waits for what is queued."""
 
     def __init__(self) -> None:
-        self.calls, self.lr, self.fed = 0, None, []
+        self.calls, self.lr, self.fed, self.pending, self.syncs = 0, None, [], 0.0, 0
 
     def __call__(self, x: np.ndarray, y: np.ndarray, weight: float = 1.0) -> float:
-        CLOCK.sleep(FIRST if self.calls == 0 else STEADY)
+        self.pending += FIRST if self.calls == 0 else STEADY
         self.calls += 1
         self.fed.append(y.copy())
-        return 1.0
+        return 1.0  # a host float: reading it waits for nothing, only `synchronize` does
+
+    def synchronize(self) -> None:
+        CLOCK.sleep(self.pending)
+        self.pending, self.syncs = 0.0, self.syncs + 1
 
     def expect_batch_sizes(self, sizes) -> None:
         self.expected = set(sizes)
@@ -87,6 +94,50 @@ def test_epoch_time_counts_the_steps_and_not_the_evaluation(run):
     for later in times[1:]:
         assert later == pytest.approx(steps * STEADY, abs=1e-9)
         assert later < EVAL
+
+
+def test_the_clock_stops_only_after_the_device_is_synchronised(run):
+    history, step = run
+    # Once per warm-up step (each timed alone) and once per epoch, before its clock stops.
+    assert step.syncs == len(history.warmup) + len(history.epochs)
+    assert step.pending == 0.0
+    assert history.train_time == pytest.approx(FIRST + (step.calls - 1) * STEADY, abs=1e-9)
+
+
+def test_mode_timings_synchronise_each_step():
+    from crosstrain.perf.modes import time_steps
+
+    step = SleepingStep()
+    data = Split(np.zeros((ROWS, 3), np.float32), np.arange(ROWS, dtype=np.int64) % 2)
+    batches = [np.arange(BATCH)] * 4
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("crosstrain.perf.modes.time", CLOCK)
+        figures = time_steps(step, data, batches, warmup=1)
+    assert step.syncs == 4
+    assert figures[names.STEP_TIME] == pytest.approx(STEADY * 1000, abs=1e-6)
+    assert figures[names.COMPILE_TIME] == pytest.approx(FIRST - STEADY, abs=1e-9)
+
+
+def test_latency_synchronises_around_every_timed_call():
+    from crosstrain.evaluation.latency import batch1_latency, batch_throughput
+
+    pending = []
+
+    def queue(x):  # an asynchronous predict: its 2 ms are spent when the device is synchronised
+        pending.append(0.002)
+        return np.zeros((len(x), 2), np.float32)
+
+    def synchronize():
+        CLOCK.sleep(sum(pending))
+        pending.clear()
+
+    x = np.zeros((4, 3), np.float32)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("crosstrain.evaluation.latency.time", CLOCK)
+        durations = batch1_latency(queue, x, calls=3, warmup=1, synchronize=synchronize)
+        per_second = batch_throughput(queue, x, batch=4, repeats=2, synchronize=synchronize)
+    assert durations == pytest.approx([0.002] * 3, abs=1e-9)
+    assert per_second == pytest.approx(4 / 0.002, rel=1e-6)
 
 
 def test_warmup_steps_are_left_out_of_throughput_and_compile_time_is_apart(run):

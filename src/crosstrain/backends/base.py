@@ -38,15 +38,16 @@ class Backend(Protocol):
     framework: Framework
     converter: str  # how `export_onnx` converts, for messages
 
-    # --- the runtime: threads, seeds, determinism, workers
-    def configure(self, threads: int, seed: int, deterministic: bool = False) -> None:
-        """Pin both thread pools, seed every generator, switch op determinism on or off."""
+    # --- the runtime: threads, seeds, determinism, device, workers
+    def configure(self, threads: int, seed: int, deterministic: bool = False, device: str = "auto") -> None:
+        """Pin both thread pools, seed every generator, switch op determinism on or off, TF32 off, and
+        put the runtime on `device` (`train.device`; crosstrain.devices resolves "auto" and "cuda")."""
 
     def set_deterministic(self, on: bool) -> None:
         """The framework's op determinism alone (bench and tests switch it around a measurement)."""
 
-    def setup(self, world: World, cfg: DistributedConfig) -> Context:
-        """Join the other workers (nothing in a world of 1)."""
+    def setup(self, world: World, cfg: DistributedConfig, device: str = "auto") -> Context:
+        """Join the other workers (nothing in a world of 1), on `device` (NCCL on GPUs)."""
 
     def cleanup(self, ctx: Context) -> None:
         """Wait for every worker, then leave."""
@@ -54,12 +55,31 @@ class Backend(Protocol):
     def scope(self, ctx: Context) -> contextlib.AbstractContextManager:
         """Where the model and optimiser must be built."""
 
+    # --- the device
+    def visible_gpus(self) -> list[str]:
+        """The CUDA devices this framework sees, by name, in index order (crosstrain.devices asks)."""
+
+    def device_builds(self) -> dict[str, Any]:
+        """{"cuda", "cudnn"}: the versions this framework was built with (None for a CPU build)."""
+
+    def synchronize(self, device: str) -> None:
+        """Block until the work queued on `device` has run: every timer calls it before its clock stops."""
+
+    def reset_device_memory(self, device: str) -> None:
+        """Start a region of peak GPU memory on the resolved `device` (nothing on the CPU)."""
+
+    def peak_device_memory_mb(self, device: str) -> float | None:
+        """Peak GPU memory this framework allocated since `reset_device_memory`; None on the CPU."""
+
     # --- the model
     def build_model(self, spec: ModelSpec, meta: dict, precision: str = "fp32") -> Model:
         """The architecture of `spec` for the data described by `meta`."""
 
     def precision_of(self, model: Model) -> str:
         """"fp32" or "mixed", read from the built model."""
+
+    def place(self, model: Model, device: str) -> Model:
+        """The model on the resolved `device` (PyTorch moves it; TensorFlow's is the configured one)."""
 
     def set_weights(self, model: Model, weights: Weights) -> None:
         """Load weights given in the neutral layout."""

@@ -31,17 +31,17 @@ class ModuleBackend:
     def __init__(self, models: ModuleType, training: ModuleType, export: ModuleType) -> None:
         self.models, self.training, self.export = models, training, export
 
-    def configure(self, threads: int, seed: int, deterministic: bool = False) -> None:
+    def configure(self, threads: int, seed: int, deterministic: bool = False, device: str = "auto") -> None:
         """See `Backend.configure`."""
-        self.training.configure(threads, seed, deterministic)
+        self.training.configure(threads, seed, deterministic, device)
 
     def set_deterministic(self, on: bool) -> None:
         """See `Backend.set_deterministic`."""
         self.training.set_deterministic(on)
 
-    def setup(self, world: World, cfg: DistributedConfig) -> Context:
+    def setup(self, world: World, cfg: DistributedConfig, device: str = "auto") -> Context:
         """See `Backend.setup`."""
-        return self.training.setup(world, cfg)
+        return self.training.setup(world, cfg, device)
 
     def cleanup(self, ctx: Context) -> None:
         """See `Backend.cleanup`."""
@@ -51,6 +51,27 @@ class ModuleBackend:
         """See `Backend.scope`."""
         return self.training.scope(ctx)
 
+    def visible_gpus(self) -> list[str]:
+        """See `Backend.visible_gpus`."""
+        return list(self.training.visible_gpus())
+
+    def device_builds(self) -> dict[str, Any]:
+        """See `Backend.device_builds`."""
+        return dict(self.training.device_builds())
+
+    def synchronize(self, device: str) -> None:
+        """See `Backend.synchronize`."""
+        self.training.synchronize(device)
+
+    def reset_device_memory(self, device: str) -> None:
+        """See `Backend.reset_device_memory`."""
+        self.training.reset_device_memory(device)
+
+    def peak_device_memory_mb(self, device: str) -> float | None:
+        """See `Backend.peak_device_memory_mb`."""
+        peak = self.training.peak_device_memory_mb(device)
+        return None if peak is None else float(peak)
+
     def build_model(self, spec: ModelSpec, meta: dict, precision: str = "fp32") -> Model:
         """See `Backend.build_model`."""
         return self.models.build_model(spec, meta, precision=precision)
@@ -58,6 +79,10 @@ class ModuleBackend:
     def precision_of(self, model: Model) -> str:
         """See `Backend.precision_of`."""
         return str(self.models.precision_of(model))
+
+    def place(self, model: Model, device: str) -> Model:
+        """See `Backend.place`."""
+        return self.models.place(model, device)
 
     def set_weights(self, model: Model, weights: Weights) -> None:
         """See `Backend.set_weights`."""

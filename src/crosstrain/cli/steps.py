@@ -85,13 +85,16 @@ def train(
     Every epoch is checkpointed to checkpoints/<task>/<framework>/; a training interrupted (SIGINT,
     SIGTERM: exit 130, 143) or killed continues from there in the same MLflow run when started again.
     """
+    from crosstrain import devices
     from crosstrain.distributed import env, launch
 
     overrides = [*(set_ or []), *([f"train.distributed.workers={workers}"] if workers else [])]
     cfg = settings(params, overrides)
     cfg.task(task)
-    _require_validated(task)
     budget = cfg.train_for(task)
+    if not env.launched(framework):  # one line now, before any worker starts, if the device is not there
+        devices.resolve_here(budget.device, workers=budget.distributed.workers)
+    _require_validated(task)
     seeds = list(seed) if seed else None
     if budget.distributed.workers > 1 and not env.launched(framework):
         args = ["train", "--task", task, "--framework", framework.value, "--params", str(params),

@@ -30,6 +30,8 @@ class DistributedConfig(Strict):
 
 
 Execution = Literal["eager", "compiled"]
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]+)?)$"
+"""`train.device`: auto, cpu, cuda (worker i on cuda:i) or cuda:N (crosstrain.devices resolves it)."""
 Precision = Literal["fp32", "mixed"]
 EXECUTIONS: tuple[str, ...] = ("eager", "compiled")
 PRECISIONS: tuple[str, ...] = ("fp32", "mixed")
@@ -80,8 +82,8 @@ class TrainConfig(Strict):
     )
     precision: Precision = Field(
         default="fp32",
-        description="fp32, or mixed: bf16 compute with fp32 weights on CPU (torch.autocast, Keras "
-        "mixed_bfloat16), fp16/bf16 on GPU.",
+        description="fp32 (TF32 off in both), or mixed: bf16 compute with fp32 weights (torch.autocast "
+        "on the run's device, Keras mixed_bfloat16), on the CPU and on a GPU alike.",
     )
     warmup_steps: int = Field(
         default=5, ge=0,
@@ -92,6 +94,11 @@ class TrainConfig(Strict):
         description="Same inputs, same numbers: seed Python, numpy, TensorFlow and PyTorch, turn on "
         "TensorFlow's op determinism and torch.use_deterministic_algorithms "
         "(threads and batch order pinned).",
+    )
+    device: str = Field(
+        default="auto", pattern=DEVICE_PATTERN,
+        description="auto: the GPU when both frameworks see one, else the CPU; cpu; cuda (worker i on "
+        "cuda:i); cuda:N. Never one framework on a GPU and the other on the CPU (crosstrain.devices).",
     )
     distributed: DistributedConfig = Field(default_factory=DistributedConfig)
 
@@ -118,3 +125,4 @@ class TrainOverride(Strict):
     precision: Precision | None = None
     warmup_steps: int | None = Field(default=None, ge=0)
     deterministic: bool | None = None
+    device: str | None = Field(default=None, pattern=DEVICE_PATTERN)

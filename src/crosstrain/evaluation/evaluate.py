@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crosstrain import backends, names, tracking
+from crosstrain import backends, devices, names, tracking
 from crosstrain.config import Framework, Settings
 from crosstrain.data.dataset import load_meta, load_split
 from crosstrain.errors import MissingInputError
@@ -117,12 +117,13 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
 
     budget = settings.train_for(task)
     backend = backends.get(framework)
-    backend.configure(budget.threads, settings.seeds[0])
+    device = devices.for_worker(budget.device)  # the training runs' rule: both on the same device
+    backend.configure(budget.threads, settings.seeds[0], device=device)
     runs, predictions, histories = [], {}, {}
     matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
     for seed, info in infos.items():
         seed_dir = Path(model_dir) / names.seed_dir(seed)
-        model = backend.load(seed_dir)
+        model = backend.place(backend.load(seed_dir), device)
         # Latency in the mode the model was trained in (eager or compiled; its precision is saved with it).
         predict = backend.make_predict(model, execution=budget.execution)
         logits = predict_in_chunks(predict, test)
@@ -134,7 +135,8 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
             names.TEST_ACCURACY: m.accuracy(logits, test.y),
             names.TEST_MACRO_F1: m.macro_f1(seed_matrix),
             names.TEST_LOG_LOSS: m.cross_entropy(logits, test.y),
-            **latency.measure(predict, test.x, settings.latency),
+            **latency.measure(predict, test.x, settings.latency,
+                              synchronize=lambda: backend.synchronize(device)),
             names.MODEL_SIZE: dir_size_mb(seed_dir),
         }
         runs.append({

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 # The timed region of a training epoch, as crosstrain.training.loop.fit implements it.
-TIMER_SCOPE = ("optimiser steps only (host-to-framework copy, forward, loss, backward, clipping, update), "
-               "the loss read back before the clock stops; evaluation, logging and checkpoints outside")
+TIMER_SCOPE = ("optimiser steps only (host-to-device copy, forward, loss, backward, clipping, update), "
+               "the device synchronised and the loss read back before the clock stops; evaluation, "
+               "logging and checkpoints outside")
 
 Fields = dict[str, Any]
 

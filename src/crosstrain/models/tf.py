@@ -28,6 +28,11 @@ keras.utils.disable_interactive_logging()
 
 MODEL_FILE = "model.keras"
 
+
+def place(model: keras.Model, device: str) -> keras.Model:
+    """The model itself: TensorFlow computes on the one device `training.tf.configure` showed it."""
+    return model
+
 Tensor = Any
 """A tf.Tensor, or a KerasTensor while the functional graph is built (Keras' layers take either)."""
 

@@ -7,6 +7,7 @@ Mirrors `crosstrain.models.tf` name for name; the modules themselves live in `to
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,11 +71,33 @@ def input_dtype(model: nn.Module) -> type[np.number]:
     return cast(CrosstrainModel, model).input_dtype
 
 
-def autocast(precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast on the CPU for "mixed", nothing for "fp32"."""
+def autocast(precision: str, device: torch.device | str = "cpu") -> contextlib.AbstractContextManager:
+    """bf16 autocast on `device`'s kind ("cpu" or "cuda") for "mixed", nothing for "fp32"."""
     if precision == "mixed":
-        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def place(model: nn.Module, device: str) -> nn.Module:
+    """The model moved to the resolved `device` ("cpu" or "cuda:N"), e.g. a loaded one to be evaluated."""
+    return model.to(torch.device(device))
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (the train step moves them to the run's device)."""
+    return next(model.parameters()).device
+
+
+def to_device(array: np.ndarray, device: torch.device, dtype: type[np.number] | None = None) -> torch.Tensor:
+    """A host array as a tensor on `device`: pinned and copied without blocking when it is a GPU.
+
+    The copy is enqueued on the GPU's stream, so it is part of the step that follows it (and of its
+    timing, as TensorFlow's copy is part of its step); the CPU gets the array itself, not a copy.
+    """
+    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=dtype))
+    if device.type == "cpu":
+        return tensor
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 # --- weights in the neutral (Keras) layout -------------------------------------------------------
@@ -190,7 +213,8 @@ def make_predict(model: nn.Module, execution: str = "eager"):
     Switches to eval mode on every call: the train step switches back to train mode, and a
     validation pass in train mode would use batch statistics and dropout (Keras' predict passes
     training=False every time, so this keeps the two frameworks' validation curves comparable).
-    It runs in the model's precision (bf16 autocast for a mixed model); `execution="compiled"` calls
+    It runs where the model's parameters are (inputs copied there, logits back to the host), in the
+    model's precision (bf16 autocast for a mixed model); `execution="compiled"` calls
     it through `torch.compile`, so each execution mode's latency is measured in that mode.
     """
     dtype = input_dtype(model)
@@ -199,9 +223,10 @@ def make_predict(model: nn.Module, execution: str = "eager"):
 
     def predict(x: np.ndarray) -> np.ndarray:
         model.eval()
-        with torch.inference_mode(), autocast(precision):
-            logits = net(torch.from_numpy(np.ascontiguousarray(x, dtype=dtype)))
-        return logits.float().numpy()
+        device = device_of(model)
+        with torch.inference_mode(), autocast(precision, device):
+            logits = net(to_device(x, device, dtype))
+        return logits.float().cpu().numpy()  # .cpu() waits for the GPU: the caller's clock may stop
 
     return predict
 
@@ -214,7 +239,8 @@ def predict_logits(model: nn.Module, x: np.ndarray) -> np.ndarray:
 def save(model: nn.Module, directory: Path) -> Path:
     """Save the native state_dict, plus the architecture needed to rebuild it."""
     directory = Path(directory)
-    torch.save(model.state_dict(), directory / MODEL_FILE)
+    # Host copies: a model trained on a GPU loads on a machine without one.
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, directory / MODEL_FILE)
     (directory / ARCH_FILE).write_text(json.dumps(model.crosstrain_arch, indent=2) + "\n")
     return directory / MODEL_FILE
 
@@ -229,7 +255,7 @@ def load(directory: Path) -> nn.Module:
     arch = json.loads((directory / ARCH_FILE).read_text())
     spec = TypeAdapter(Spec).validate_python(arch["spec"])
     model = build_model(spec, arch["meta"], arch.get("precision", "fp32"))
-    model.load_state_dict(torch.load(directory / MODEL_FILE, weights_only=True))
+    model.load_state_dict(torch.load(directory / MODEL_FILE, weights_only=True, map_location="cpu"))
     model.eval()
     return model
 
@@ -240,6 +266,8 @@ def log_model(model: nn.Module, example: np.ndarray, pip_requirements: list[str]
     from mlflow.models import infer_signature
 
     signature = infer_signature(example, predict_logits(model, example))
+    if device_of(model).type != "cpu":
+        model = copy.deepcopy(model).cpu()  # the logged model loads anywhere, as the saved one does
     return mlflow.pytorch.log_model(
         model, name="model", signature=signature, input_example=example, pip_requirements=pip_requirements
     )

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from crosstrain import backends, names, tracking
+from crosstrain import backends, devices, names, tracking
 from crosstrain.config import Framework, Settings, TrainConfig, parse_mode
 from crosstrain.data.dataset import Split, load_meta, load_split
 from crosstrain.evaluation import latency
@@ -37,7 +37,7 @@ from crosstrain.io import atomic_write_json
 from crosstrain.models.spec import describe, initial_weights
 from crosstrain.progress import step_progress
 from crosstrain.tracking import Tracking, lineage
-from crosstrain.training.loop import batch_order, speed_figures
+from crosstrain.training.loop import TrainStep, batch_order, speed_figures
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ def mode_batches(n: int, batch_size: int, seed: int, count: int) -> list[np.ndar
     return [full[i % len(full)] for i in range(count)]
 
 
-def time_steps(step: Callable[[np.ndarray, np.ndarray], Any], train: Split, batches: list[np.ndarray],
+def time_steps(step: TrainStep, train: Split, batches: list[np.ndarray],
                warmup: int, advance: Callable[[str], None] | None = None) -> dict[str, float]:
-    """Run the steps, timing each one (each loss is read, so its work has finished when the clock stops).
+    """Run the steps, timing each one (the device synchronised and the loss read before the clock stops).
 
     The first step is timed alone (compile time); the steps after the first `max(warmup, 1)` are steady.
     """
@@ -78,7 +78,9 @@ def time_steps(step: Callable[[np.ndarray, np.ndarray], Any], train: Split, batc
     for idx in batches:
         x, y = train.x[idx], train.y[idx]
         start = time.perf_counter()
-        loss = float(step(x, y))
+        result = step(x, y)
+        step.synchronize()
+        loss = float(result)
         durations.append(time.perf_counter() - start)
         losses.append(loss)
         if advance is not None:
@@ -97,8 +99,9 @@ def _budget(settings: Settings, task: str, mode: str) -> TrainConfig:
     # Timed with op determinism off in both frameworks: it is a reproducibility switch, not part of a
     # mode, and TensorFlow has no deterministic XLA kernel for some gradients (MaxPool's), which would
     # leave the compiled CNN unmeasured. Mode runs compare speed; the training runs stay deterministic.
-    return settings.train_for(task).model_copy(
-        update={"execution": execution, "precision": precision, "deterministic": False})
+    budget = settings.train_for(task)
+    return budget.model_copy(update={"execution": execution, "precision": precision, "deterministic": False,
+                                     "device": devices.for_worker(budget.device)})
 
 
 def timed_training(task: str, settings: Settings, framework: Framework, meta: dict, train: Split,
@@ -129,12 +132,14 @@ def measure_mode(task: str, settings: Settings, framework: Framework, meta: dict
     that mode on the test split; the metrics."""
     train, test = splits
     budget = _budget(settings, task, mode)
-    backends.get(framework).configure(budget.threads, settings.seeds[0], budget.deterministic)
+    backend = backends.get(framework)
+    backend.configure(budget.threads, settings.seeds[0], budget.deterministic, budget.device)
     model, metrics = timed_training(task, settings, framework, meta, train, budget,
                                     warmup=settings.measure.warmup_steps, steps=settings.measure.steps,
                                     label=f"measure {task}/{framework} {mode}")
-    predict = backends.get(framework).make_predict(model, execution=budget.execution)
-    return {**metrics, **latency.measure(predict, test.x, settings.latency)}
+    predict = backend.make_predict(model, execution=budget.execution)
+    return {**metrics, **latency.measure(predict, test.x, settings.latency,
+                                         synchronize=functools.partial(backend.synchronize, budget.device))}
 
 
 def _reason(err: Exception) -> str:

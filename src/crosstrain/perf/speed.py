@@ -87,7 +87,7 @@ def measure_one(task: str, settings: Settings, framework: Framework, prepared: P
     be set only once per process, and the peak RSS is this process's own.
     """
     # Imported here: the parent process never loads a framework.
-    from crosstrain import backends
+    from crosstrain import backends, devices
     from crosstrain.data.dataset import load_meta, load_split
     from crosstrain.evaluation import latency
     from crosstrain.perf.modes import timed_training
@@ -95,15 +95,18 @@ def measure_one(task: str, settings: Settings, framework: Framework, prepared: P
 
     framework = Framework(framework)
     budget, seed = settings.train_for(task), settings.seeds[0]
+    budget = budget.model_copy(update={"device": devices.for_worker(budget.device)})
     meta = load_meta(prepared)
     train, test = load_split(prepared, "train"), load_split(prepared, "test")
-    backends.get(framework).configure(budget.threads, seed, budget.deterministic)
+    backend = backends.get(framework)
+    backend.configure(budget.threads, seed, budget.deterministic, budget.device)
     # Memory from here, after imports and data loading, as a training run measures it.
     with track_peak_memory() as memory:
         model, timed = timed_training(task, settings, framework, meta, train, budget,
                                       warmup=settings.speed.warmup_steps, steps=settings.speed.steps)
-    predict = backends.get(framework).make_predict(model, execution=budget.execution)
-    inference = latency.measure(predict, test.x, latency_config(settings.latency))
+    predict = backend.make_predict(model, execution=budget.execution)
+    inference = latency.measure(predict, test.x, latency_config(settings.latency),
+                                synchronize=lambda: backend.synchronize(budget.device))
     figures = {**timed, **inference, names.PEAK_RSS: memory.peak_mb, names.TRAIN_RSS: memory.increase_mb}
     return {"pid": os.getpid(), **{name: float(figures[name]) for name in FIGURES}}
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crosstrain import backends, names, tracking
+from crosstrain import backends, devices, names, tracking
 from crosstrain.backends import Backend
 from crosstrain.config import Framework, ModelSpec, Settings, TrainConfig
 from crosstrain.data.dataset import Split, load_meta, load_split
@@ -72,8 +72,11 @@ class Job:
         """
         framework = Framework(framework)
         cfg = settings.task(task)
-        budget = settings.train_for(task)
         world = env.read(framework)
+        # The device once, for both frameworks' rule (crosstrain.devices): every step below gets it resolved.
+        requested = settings.train_for(task)
+        device = devices.for_worker(requested.device, world.local_rank)
+        budget = requested.model_copy(update={"device": device})
         train, val = load_split(prepared, "train"), load_split(prepared, "val")
         shard.check(len(train), budget.batch_size, world.size)
         # Every rank computes the data version: each checks the checkpoint it resumes from.
@@ -115,10 +118,10 @@ def train(task: str, settings: Settings, framework: Framework | str, prepared: P
     budget, world = job.budget, job.world
     # Threads are pinned explicitly in every worker (torchrun would otherwise force 1), before the
     # runtime starts; dropout draws differ by rank, as they differ between the examples of one batch.
-    job.backend.configure(budget.threads, chosen[0] + world.rank, budget.deterministic)
+    job.backend.configure(budget.threads, chosen[0] + world.rank, budget.deterministic, budget.device)
     if checkpoints is not None and resume is False and world.is_chief:
         checkpoint.discard(Path(checkpoints))
-    job = dataclasses.replace(job, ctx=job.backend.setup(world, budget.distributed))
+    job = dataclasses.replace(job, ctx=job.backend.setup(world, budget.distributed, budget.device))
     try:
         with stop_on_signals() as stop:
             results = []

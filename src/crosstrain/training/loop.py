@@ -57,6 +57,10 @@ class TrainStep(Protocol):
     def expect_batch_sizes(self, sizes: Collection[int]) -> None:
         """The shard sizes `fit` will feed, told before the first step (TensorFlow traces each once)."""
 
+    def synchronize(self) -> None:
+        """Wait until the steps so far have run on the device: called before every clock read that
+        ends a timed region (GPUs run kernels asynchronously; on the CPU it returns at once)."""
+
     def set_learning_rate(self, lr: float) -> None:
         """The learning rate for the next steps (the loop sets it each epoch, from the schedule)."""
 
@@ -268,7 +272,8 @@ def fit(
             begun = time.perf_counter()
             losses.append(train_step(train.x[part], train.y[part], weight(len(part), len(idx))))
             if warming:
-                # Timed alone (reading the loss waits for the step), so compilation is not averaged away.
+                # Timed alone (compilation is not averaged away); the device finishes before the clock stops.
+                train_step.synchronize()
                 losses[-1] = float(losses[-1])
                 history.warmup.append(time.perf_counter() - begun)
                 history.warmup_examples += len(idx)
@@ -276,7 +281,8 @@ def fit(
             history.examples += len(idx)
             sizes.append(len(idx))
             fed.append(idx)
-        # Reading the losses forces any pending device work to finish before the clock stops.
+        # The device's queued work finishes before the clock stops (reading the losses would wait too).
+        train_step.synchronize()
         batch_losses = np.array([float(loss) for loss in losses])
         elapsed = time.perf_counter() - start
         order = indices_digest(fed)

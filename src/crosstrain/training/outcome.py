@@ -31,6 +31,7 @@ class Trained:
     history: History
     peak_mb: float
     increase_mb: float
+    device_peak_mb: float | None  # peak GPU memory the framework allocated; None on the CPU
     readback: dict[str, Any]  # the backend's fairness read-back, taken before the first step
     initial_digest: str  # the initial weights as read back out of the built model
     weights_digest: str  # the final weights (the same on every rank)
@@ -72,6 +73,8 @@ def measured(job: Job, trained: Trained, param_count: int) -> dict[str, float]:
         names.PEAK_RSS: trained.peak_mb,
         names.TRAIN_RSS: trained.increase_mb,
     }
+    if trained.device_peak_mb is not None:  # not measured on the CPU (train.json says null)
+        figures[names.PEAK_DEVICE_MEMORY] = trained.device_peak_mb
     figures[names.FLOPS_PER_EXAMPLE] = float(flops_per_example(job.spec, job.meta))
     figures[names.ACHIEVED_FLOPS] = training_flops_per_example(job.spec, job.meta) * \
         figures[names.TRAIN_THROUGHPUT] / 1e9
@@ -89,6 +92,8 @@ def fairness_record(job: Job, seed: int, trained: Trained) -> dict:
         "initial_weights": trained.initial_digest,
         "data.digest": job.meta["digest"],
         "world_size": job.world.size,
+        "device.requested": job.settings.train_for(job.task).device,
+        "device.resolved": job.budget.device,
         "timer.scope": fairness.TIMER_SCOPE,
         "timer.warmup_steps_excluded": len(history.warmup),
         "training.steps": history.steps,
@@ -129,6 +134,8 @@ def publish(job: Job, seed: int, run_id: str | None, trained: Trained) -> dict:
         "data_digest": job.meta["digest"],  # crosstrain's sha256 of the splits: evaluate checks it
         DATA_VERSION: job.data_version,      # DVC's md5 of the prepared directory (TAG_DATA_DIGEST)
         "deterministic": job.budget.deterministic,
+        "device": job.budget.device,
+        names.PEAK_DEVICE_MEMORY: trained.device_peak_mb,
         "final": history.last,
         scaling.WORLD_SIZE: world.size,
         names.WEIGHTS_SHA256: trained.weights_digest,

@@ -72,13 +72,15 @@ def _run(job: Job, seed: int, checkpoints: checkpoint.SeedCheckpoints,
 def _train(job: Job, seed: int, run_id: str | None, checkpoints: checkpoint.SeedCheckpoints, stop: Stop,
            found: checkpoint.Checkpoint | None) -> dict:
     backend, budget, world = job.backend, job.budget, job.world
-    backend.configure(budget.threads, seed + world.rank, budget.deterministic)
+    backend.configure(budget.threads, seed + world.rank, budget.deterministic, budget.device)
     if found is None:
         table = job.prepared / "train.parquet"
         data = pd.read_parquet(table) if table.exists() else (job.train.x, job.train.y)
         job.tracker.log_dataset(data, name=f"{job.task}-prepared", source=str(job.prepared.absolute()),
                                 digest=job.data_version)
-    # Memory is measured from here, after imports and data loading, which both frameworks share.
+    # Memory is measured from here, after imports and data loading, which both frameworks share; the
+    # GPU's peak (None on the CPU) over the same region.
+    backend.reset_device_memory(budget.device)
     with track_peak_memory() as memory:
         with backend.scope(job.ctx):
             model = backend.build_model(job.spec, job.meta, precision=budget.precision)
@@ -107,12 +109,13 @@ def _train(job: Job, seed: int, run_id: str | None, checkpoints: checkpoint.Seed
             except Interrupted as stopped:
                 stopped.run_id = run_id
                 raise
+    device_peak = backend.peak_device_memory_mb(budget.device)
     digest = _check_same_weights(backend.get_weights(model), step, world)
     if not world.is_chief:
         return {"rank": world.rank, "seed": seed, names.WEIGHTS_SHA256: digest}
     assert memory.peak_mb is not None and memory.increase_mb is not None  # set when the region ended
     trained = outcome.Trained(model=model, history=history, peak_mb=memory.peak_mb,
-                              increase_mb=memory.increase_mb, readback=readback,
+                              increase_mb=memory.increase_mb, device_peak_mb=device_peak, readback=readback,
                               initial_digest=initial_digest, weights_digest=digest)
     return outcome.publish(job, seed, run_id, trained)
 

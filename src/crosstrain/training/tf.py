@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from crosstrain import devices
 from crosstrain.config import DistributedConfig, TrainConfig
 from crosstrain.distributed.env import World
 from crosstrain.errors import ConfigError
@@ -35,15 +36,19 @@ from crosstrain.training.precision import check_precision
 SUM = tf.distribute.ReduceOp.SUM
 
 
-def configure(threads: int, seed: int, deterministic: bool = False) -> None:
-    """Pin thread pools, seed Python, numpy and TensorFlow, set op determinism (`train.deterministic`)
-    and turn TF32 off.
+def configure(threads: int, seed: int, deterministic: bool = False, device: str = "auto") -> None:
+    """Pin thread pools, seed Python, numpy and TensorFlow, set op determinism (`train.deterministic`),
+    turn TF32 off and show TensorFlow only `device` (resolved by `crosstrain.devices`).
 
     Thread pools are fixed once TensorFlow has run an op; a second call in the same process (tests,
     or evaluate after train) keeps the first setting, as PyTorch's inter-op pool does.
     TensorFlow allows TF32 for matmuls and convolutions on Ampere and later GPUs by default, PyTorch
     for convolutions only: both are set off, so "fp32" means IEEE float32 in both.
+    TensorFlow places every op on a GPU it sees: it is shown the run's GPU alone (as its GPU:0), or
+    none for the CPU, with memory growth on so it does not reserve the whole card. Like the thread
+    pools, this is fixed once the runtime has started.
     """
+    place(devices.for_worker(device))
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -52,6 +57,70 @@ def configure(threads: int, seed: int, deterministic: bool = False) -> None:
     tf.config.experimental.enable_tensor_float_32_execution(False)
     keras.utils.set_random_seed(seed)  # Python's random, numpy and TensorFlow
     set_deterministic(deterministic)
+
+
+def place(device: str) -> None:
+    """Make `device` ("cpu" or "cuda:N") the only GPU TensorFlow sees (no GPU for "cpu")."""
+    gpus = tf.config.list_physical_devices("GPU")
+    gpu = devices.index(device)
+    wanted = [] if gpu is None else [gpus[gpu]]
+    if tf.config.get_visible_devices("GPU") == wanted:
+        return
+    try:
+        tf.config.set_visible_devices(wanted, "GPU")
+        for physical in wanted:
+            tf.config.experimental.set_memory_growth(physical, True)
+    except RuntimeError as err:
+        raise ConfigError(f"TensorFlow cannot move to {device}: its runtime started on another device "
+                          f"earlier in this process ({err})") from None
+
+
+def visible_gpus() -> list[str]:
+    """The CUDA devices TensorFlow sees, by name, in index order (none for a CPU build)."""
+    details = tf.config.experimental.get_device_details
+    return [str(details(d).get("device_name", d.name)) for d in tf.config.list_physical_devices("GPU")]
+
+
+def device_builds() -> dict[str, Any]:
+    """The CUDA and cuDNN versions this TensorFlow was built with (None for a CPU build)."""
+    info = tf.sysconfig.get_build_info()
+    cudnn = info.get("cudnn_version")
+    return {"cuda": info.get("cuda_version"), "cudnn": str(cudnn) if cudnn else None}
+
+
+def _logical(device: str) -> str | None:
+    """TensorFlow's name of the run's GPU ("GPU:0": `place` shows it that one), None for the CPU."""
+    return None if devices.index(device) is None else "GPU:0"
+
+
+def synchronize(device: str) -> None:
+    """Block until TensorFlow's pending ops on a GPU have run (its ops are asynchronous there)."""
+    if devices.index(device) is not None:
+        tf.test.experimental.sync_devices()
+
+
+def device_name(device: str) -> str:
+    """"cpu", or the name of the GPU `device` ("cuda:N") is."""
+    gpu = devices.index(device)
+    if gpu is None:
+        return devices.CPU
+    physical = tf.config.list_physical_devices("GPU")[gpu]
+    return str(tf.config.experimental.get_device_details(physical).get("device_name", physical.name))
+
+
+def reset_device_memory(device: str) -> None:
+    """Start a region of peak GPU memory on `device` (nothing on the CPU, whose peak is the RSS)."""
+    logical = _logical(device)
+    if logical is not None:
+        tf.config.experimental.reset_memory_stats(logical)
+
+
+def peak_device_memory_mb(device: str) -> float | None:
+    """Peak GPU memory TensorFlow allocated on `device` since `reset_device_memory` (MiB); None on the CPU."""
+    logical = _logical(device)
+    if logical is None:
+        return None
+    return float(tf.config.experimental.get_memory_info(logical)["peak"]) / 2**20
 
 
 def set_deterministic(on: bool) -> None:
@@ -71,6 +140,7 @@ class Distributed:
     world: World = field(default_factory=World)
     backend: str = "none"
     strategy: tf.distribute.Strategy = field(default_factory=tf.distribute.get_strategy)
+    device: str = devices.CPU
 
     def sum_over_workers(self, values: np.ndarray) -> np.ndarray:
         """`values` (float64, one dimension) summed over all workers: one collective, in a graph."""
@@ -79,17 +149,18 @@ class Distributed:
         return _reducer(self.strategy)(tf.constant(values, tf.float64)).numpy()
 
 
-def setup(world: World, cfg: DistributedConfig) -> Distributed:
+def setup(world: World, cfg: DistributedConfig, device: str = "auto") -> Distributed:
     """MultiWorkerMirroredStrategy from TF_CONFIG (TensorFlow reads it); the default strategy in a world of 1.
 
-    `auto` is RING collectives on CPU and NCCL when TensorFlow sees a GPU. Call `configure` first:
-    creating the strategy starts TensorFlow's runtime, which fixes the thread pools.
+    `auto` is RING collectives on the CPU and NCCL on GPUs. Call `configure` first: creating the
+    strategy starts TensorFlow's runtime, which fixes the thread pools and the devices it sees.
     """
+    device = devices.for_worker(device, world.local_rank)
     if not world.distributed:
-        return Distributed(world)
+        return Distributed(world, device=device)
     backend = cfg.backend
     if backend == "auto":
-        backend = "nccl" if tf.config.list_physical_devices("GPU") else "ring"
+        backend = "ring" if devices.index(device) is None else "nccl"
     implementations = {"ring": tf.distribute.experimental.CommunicationImplementation.RING,
                        "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL}
     if backend not in implementations:
@@ -102,7 +173,7 @@ def setup(world: World, cfg: DistributedConfig) -> Distributed:
         raise ConfigError(
             f"{strategy.num_replicas_in_sync} replicas for {world.size} workers: crosstrain runs one replica "
             "per worker process (give each worker one GPU, or none)")
-    return Distributed(world, backend, strategy)
+    return Distributed(world, backend, strategy, device)
 
 
 def cleanup(ctx: Distributed) -> None:
@@ -155,6 +226,8 @@ class TrainStep:
                  ctx: Distributed | None = None) -> None:
         check_precision(precision_of(model), cfg)
         self.ctx = ctx or Distributed()
+        # Where it runs: `configure` showed TensorFlow this device alone, so its ops go there.
+        self.device = self.ctx.device if self.ctx.world.distributed else devices.for_worker(cfg.device)
         strategy = self.ctx.strategy
         if cfg.clip_norm and self.ctx.world.distributed:
             # Keras clips each replica's gradients before summing them, which is not clipping the
@@ -210,6 +283,7 @@ class TrainStep:
             return strategy.run(replica_step, args=(x, y, weight))
 
         self._step = step
+        self._last: tf.Tensor | None = None  # the last step's loss: reading it waits for that step
 
     def expect_batch_sizes(self, sizes: Collection[int]) -> None:
         """Trace the step for each of these shard sizes on the next call, inside that first step."""
@@ -223,7 +297,17 @@ class TrainStep:
                 specs = (tf.TensorSpec([size, *shape], dtype), tf.TensorSpec([size], tf.int64))
                 self._step.get_concrete_function(*specs, tf.TensorSpec([], tf.float32))
             self._pending.clear()
-        return self._step(tf.constant(x), tf.constant(y), tf.constant(weight, tf.float32))
+        # The host-to-device copy of x and y happens inside the step, as PyTorch's does inside its own.
+        self._last = self._step(tf.constant(x), tf.constant(y), tf.constant(weight, tf.float32))
+        return self._last
+
+    def synchronize(self) -> None:
+        """Wait for the steps queued so far: on a GPU TensorFlow's own device-wide wait, on the CPU
+        the last step's loss read back (every earlier step's variables feed it: they have finished)."""
+        if devices.index(self.device) is not None:
+            synchronize(self.device)
+        elif self._last is not None:
+            self._last.numpy()
 
     def set_learning_rate(self, lr: float) -> None:
         """Assign the optimiser's learning-rate variable (read inside the compiled step)."""
@@ -242,10 +326,17 @@ class TrainStep:
 
 
 def _device(variable: keras.Variable) -> str:
-    """"cpu" or "cuda:N" (PyTorch's spelling) from a variable's TensorFlow device string."""
-    name = variable.value.device.rsplit("device:", 1)[-1]  # e.g. CPU:0, GPU:1
+    """"cpu" or "cuda:N" (PyTorch's spelling, N the physical index) from a variable's TensorFlow device.
+
+    TensorFlow numbers the GPUs it is shown from 0 (`place` shows it one): logical GPU:i is the i-th
+    visible physical device, whose name ends in its index among all GPUs.
+    """
+    name = variable.value.device.rsplit("device:", 1)[-1]  # e.g. CPU:0, GPU:0
     kind, _, index = name.partition(":")
-    return "cpu" if kind == "CPU" else f"cuda:{index or 0}"
+    if kind == "CPU":
+        return "cpu"
+    physical = tf.config.get_visible_devices("GPU")[int(index or 0)]
+    return f"cuda:{physical.name.rsplit(':', 1)[-1]}"
 
 
 def fairness_readback(step: TrainStep, model: keras.Model) -> dict[str, Any]:
@@ -293,6 +384,9 @@ def fairness_readback(step: TrainStep, model: keras.Model) -> dict[str, Any]:
         "threads.intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
         "threads.inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
         "device": sorted({_device(v) for v in model.weights}),
+        "device.name": device_name(step.ctx.device if step.ctx.world.distributed else step.device),
+        "device.cuda_build": device_builds()["cuda"],
+        "device.cudnn_build": device_builds()["cudnn"],
         "precision.policy": "mixed_bfloat16" if mixed else "float32",
         "precision.variables": sorted({str(v.dtype) for v in model.weights}),
         "precision.tf32_matmul": bool(tf32),

@@ -26,22 +26,25 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from crosstrain import devices
 from crosstrain.config import DistributedConfig, TrainConfig
 from crosstrain.distributed.env import World
 from crosstrain.errors import ConfigError
 from crosstrain.models import torch_layers
-from crosstrain.models.torch import autocast, precision_of
+from crosstrain.models.torch import autocast, precision_of, to_device
 from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON
 from crosstrain.training.precision import check_precision
 
 
-def configure(threads: int, seed: int, deterministic: bool = False) -> None:
-    """Pin thread pools (the counts TensorFlow gets), seed Python, numpy and PyTorch, set
-    deterministic algorithms (`train.deterministic`) and turn TF32 off.
+def configure(threads: int, seed: int, deterministic: bool = False, device: str = "auto") -> None:
+    """Pin thread pools (the counts TensorFlow gets), seed Python, numpy and PyTorch (every GPU's
+    generator too), set deterministic algorithms (`train.deterministic`), turn TF32 off and make
+    `device` (resolved by `crosstrain.devices`) the current CUDA device when it is a GPU.
 
     PyTorch allows TF32 for convolutions (not matmuls) by default, TensorFlow for both: both are set
     off, so "fp32" means IEEE float32 in both (crosstrain.training.tf.configure).
     """
+    gpu = devices.index(devices.for_worker(device))
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(threads)
@@ -51,8 +54,51 @@ def configure(threads: int, seed: int, deterministic: bool = False) -> None:
     torch.backends.cudnn.allow_tf32 = False
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # seeds the CUDA generators as well
     set_deterministic(deterministic)
+    if gpu is not None:
+        torch.cuda.set_device(gpu)
+
+
+def visible_gpus() -> list[str]:
+    """The CUDA devices PyTorch sees, by name, in index order (none for a CPU build)."""
+    if not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+
+
+def device_builds() -> dict[str, Any]:
+    """The CUDA and cuDNN versions this PyTorch was built with (None for a CPU build)."""
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {"cuda": torch.version.cuda, "cudnn": str(cudnn) if cudnn is not None else None}
+
+
+def synchronize(device: str) -> None:
+    """Block until the kernels queued on a GPU `device` have run (nothing to wait for on the CPU)."""
+    gpu = devices.index(device)
+    if gpu is not None:
+        torch.cuda.synchronize(gpu)
+
+
+def device_name(device: str) -> str:
+    """"cpu", or the name of the GPU `device` ("cuda:N") is."""
+    gpu = devices.index(device)
+    return devices.CPU if gpu is None else torch.cuda.get_device_name(gpu)
+
+
+def reset_device_memory(device: str) -> None:
+    """Start a region of peak GPU memory on `device` (nothing on the CPU, whose peak is the RSS)."""
+    gpu = devices.index(device)
+    if gpu is not None:
+        torch.cuda.reset_peak_memory_stats(gpu)
+
+
+def peak_device_memory_mb(device: str) -> float | None:
+    """Peak GPU memory allocated on `device` since `reset_device_memory`, in MiB; None on the CPU."""
+    gpu = devices.index(device)
+    if gpu is None:
+        return None
+    return torch.cuda.max_memory_allocated(gpu) / 2**20
 
 
 def set_deterministic(on: bool) -> None:
@@ -67,26 +113,30 @@ def set_deterministic(on: bool) -> None:
 
 @dataclass(frozen=True)
 class Distributed:
-    """This worker's place in the run and the collective backend it uses ("none" in a world of 1)."""
+    """This worker's place in the run, the collective backend it uses ("none" in a world of 1) and
+    the device it trains on (resolved: "cpu" or "cuda:N")."""
 
     world: World = field(default_factory=World)
     backend: str = "none"
+    device: str = devices.CPU
 
 
-def setup(world: World, cfg: DistributedConfig) -> Distributed:
+def setup(world: World, cfg: DistributedConfig, device: str = "auto") -> Distributed:
     """Join torchrun's process group (env://: MASTER_ADDR/PORT, RANK, WORLD_SIZE); nothing in a world of 1.
 
-    `auto` is gloo: crosstrain's PyTorch models train on the CPU, and NCCL needs CUDA tensors.
+    `auto` is gloo on the CPU and NCCL on GPUs (NCCL needs CUDA tensors; worker i on cuda:i).
     A collective waiting longer than `cfg.timeout_s` (a dead peer) raises instead of hanging.
     """
+    device = devices.for_worker(device, world.local_rank)
     if not world.distributed:
-        return Distributed(world)
-    backend = "gloo" if cfg.backend == "auto" else cfg.backend
+        return Distributed(world, device=device)
+    backend = ("nccl" if devices.index(device) is not None else "gloo") if cfg.backend == "auto" \
+        else cfg.backend
     if backend not in ("gloo", "nccl"):
         raise ConfigError(
             f"train.distributed.backend {cfg.backend!r} is TensorFlow's; PyTorch uses gloo or nccl")
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=cfg.timeout_s))
-    return Distributed(world, backend)
+    return Distributed(world, backend, device)
 
 
 def cleanup(ctx: Distributed) -> None:
@@ -122,17 +172,23 @@ class TrainStep:
     def __init__(self, model: nn.Module, cfg: TrainConfig, example: np.ndarray,
                  ctx: Distributed | None = None) -> None:
         check_precision(precision_of(model), cfg)
-        self.model = model
-        self.world = (ctx or Distributed()).world
+        ctx = ctx or Distributed()
+        self.world = ctx.world
+        # The run's device: the context's when it has joined a world, else the budget's (resolved).
+        self.device = torch.device(ctx.device if ctx.world.distributed
+                                   else devices.for_worker(cfg.device, self.world.local_rank))
+        self.model = model.to(self.device)  # before the optimiser: it holds the parameters it was given
         # Batch-norm statistics are averaged after each step (below), not copied from rank 0 at each forward.
         distributed = self.world.distributed
-        self.net: Any = DistributedDataParallel(model, forward_sync_buffers=False) if distributed else model
+        gpu = [self.device.index or 0] if self.device.type == "cuda" else None
+        self.net: Any = DistributedDataParallel(model, device_ids=gpu, forward_sync_buffers=False) \
+            if distributed else model
         self.compiled = cfg.execution == "compiled"
         if self.compiled:
             self.net = torch.compile(self.net)  # after DDP, as DDP's docs recommend
         self.precision = cfg.precision
         self.optimizer = make_optimizer(model, cfg)
-        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing).to(self.device)
         self.clip_norm = cfg.clip_norm
         norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         self.bn_stats = [buf for m in norms for buf in (m.running_mean, m.running_var) if buf is not None]
@@ -144,12 +200,14 @@ class TrainStep:
         if self.world.distributed or not self.model.training:
             self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
+        # The host-to-device copy is part of the step (pinned, non-blocking on a GPU), as in TensorFlow's.
+        inputs, labels = to_device(x, self.device), to_device(y, self.device)
         if self.precision == "fp32":
-            loss = self.loss_fn(self.net(torch.from_numpy(x)), torch.from_numpy(y))
+            loss = self.loss_fn(self.net(inputs), labels)
         else:
-            with autocast(self.precision):
-                logits = self.net(torch.from_numpy(x))
-            loss = self.loss_fn(logits.float(), torch.from_numpy(y))
+            with autocast(self.precision, self.device):
+                logits = self.net(inputs)
+            loss = self.loss_fn(logits.float(), labels)
         # Multiplying by 1 is exact, so a single process skips the two multiplications (and their
         # backward nodes): on a small model they are a measurable share of the step.
         if weight != 1.0:
@@ -177,6 +235,10 @@ class TrainStep:
     def expect_batch_sizes(self, sizes: Collection[int]) -> None:
         """Nothing to prepare: eager PyTorch has no per-shape trace (torch.compile recompiles lazily)."""
 
+    def synchronize(self) -> None:
+        """Wait for the work queued on the GPU (kernels run asynchronously); nothing on the CPU."""
+        synchronize(str(self.device))
+
     def set_learning_rate(self, lr: float) -> None:
         """Set every parameter group's learning rate."""
         for group in self.optimizer.param_groups:
@@ -190,9 +252,11 @@ class TrainStep:
         """`values` summed over all ranks."""
         if not self.world.distributed:
             return values
-        tensor = torch.from_numpy(np.array(values, dtype=np.float64))
+        # NCCL reduces CUDA tensors only; gloo takes host ones.
+        on = self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+        tensor = torch.from_numpy(np.array(values, dtype=np.float64)).to(on)
         dist.all_reduce(tensor)
-        return tensor.numpy()
+        return tensor.cpu().numpy()
 
 
 # --- the fairness record (crosstrain.fairness) -----------------------------------------------------
@@ -210,7 +274,7 @@ def fairness_readback(step: TrainStep, model: nn.Module) -> dict[str, Any]:
     norms = [m for m in modules if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     rates = [m.p for m in modules if isinstance(m, nn.Dropout)]
     rates += [m.dropout for m in modules if isinstance(m, nn.LSTM | nn.MultiheadAttention)]
-    policy = autocast(step.precision)
+    policy = autocast(step.precision, step.device)
     fast = getattr(policy, "fast_dtype", None)
     # A Keras-style batch norm (if crosstrain uses one) keeps the biased variance; PyTorch's the unbiased.
     keras_style = getattr(torch_layers, "KerasBatchNorm2d", ())
@@ -240,6 +304,9 @@ def fairness_readback(step: TrainStep, model: nn.Module) -> dict[str, Any]:
         "threads.intra_op": torch.get_num_threads(),
         "threads.inter_op": torch.get_num_interop_threads(),
         "device": sorted({str(p.device) for p in model.parameters()}),
+        "device.name": device_name(str(step.device)),
+        "device.cuda_build": device_builds()["cuda"],
+        "device.cudnn_build": device_builds()["cudnn"],
         "precision.policy": f"mixed_{str(fast).removeprefix('torch.')}" if fast is not None else "float32",
         "precision.variables": sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters()}),
         "precision.tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
@@ -273,6 +340,8 @@ def get_state(step: TrainStep, model: nn.Module) -> dict[str, np.ndarray]:
         for name, value in slots.items()
     }
     state["rng/torch"] = torch.get_rng_state().numpy().copy()
+    if step.device.type == "cuda":  # dropout on a GPU draws from that GPU's generator
+        state["rng/cuda"] = torch.cuda.get_rng_state(step.device).numpy().copy()
     return state
 
 
@@ -286,3 +355,5 @@ def set_state(step: TrainStep, model: nn.Module, state: dict[str, np.ndarray]) -
     saved = step.optimizer.state_dict()
     step.optimizer.load_state_dict({"state": slots, "param_groups": saved["param_groups"]})
     torch.set_rng_state(torch.from_numpy(np.array(state["rng/torch"], dtype=np.uint8)))
+    if "rng/cuda" in state and step.device.type == "cuda":
+        torch.cuda.set_rng_state(torch.from_numpy(np.array(state["rng/cuda"], dtype=np.uint8)), step.device)
