@@ -96,3 +96,30 @@ def test_the_default_is_auto_and_the_cpu_needs_no_framework():
     assert TrainConfig().device == "auto"
     assert devices.for_worker("cpu", local_rank=3) == "cpu"
     assert devices.index("cpu") is None and devices.index("cuda:2") == 2
+
+
+# --- the CLI: one line, no traceback -----------------------------------------------------------------
+
+no_gpu_here = pytest.mark.skipif(devices.accelerator_nodes(), reason="this machine has a GPU device node")
+
+
+@no_gpu_here
+def test_train_on_cuda_without_a_gpu_is_one_error_line(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from crosstrain.cli.main import main
+
+    # given: a project that has not even been ingested (the device is checked first)
+    monkeypatch.chdir(tmp_path)
+    source = {"kind": "table", "path": "data/raw/iris.csv", "label_column": "species"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"tasks": {"iris": {"source": source}}}))
+    # when
+    code = main(["train", "--task", "iris", "--framework", "pytorch", "--set", "train.device=cuda"])
+    out, err = capsys.readouterr()
+    # then
+    assert code == 2, out + err
+    assert "Traceback" not in out + err
+    assert err.splitlines() == [
+        "crosstrain: error: train.device=cuda: no CUDA device is visible to either framework "
+        "(TensorFlow sees no CUDA devices, PyTorch sees no CUDA devices); use train.device=auto or cpu, "
+        "or run where a GPU is visible"]

@@ -115,7 +115,10 @@ def accelerator_nodes(dev: Path = Path("/dev")) -> bool:
 
 def installed(framework: Framework) -> bool:
     """Whether the framework's package can be imported here (found, not imported)."""
-    return importlib.util.find_spec(PACKAGES[framework]) is not None
+    try:
+        return importlib.util.find_spec(PACKAGES[framework]) is not None
+    except ValueError:  # sys.modules holds None for it: imports of it are blocked in this process
+        return False
 
 
 def _ask(framework: Framework) -> list[str]:

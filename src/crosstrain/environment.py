@@ -85,6 +85,21 @@ def gpus() -> list[str]:
     return []
 
 
+def gpu_details() -> list[dict[str, str]]:
+    """Name, driver version and memory of every visible NVIDIA GPU, from `nvidia-smi` (none without it)."""
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = [[part.strip() for part in line.split(",")] for line in out.splitlines() if line.strip()]
+    return [dict(zip(("name", "driver", "memory"), row, strict=False)) for row in rows]
+
+
 def describe(threads: int | None = None) -> dict:
     """The environment as a JSON-able dict: CPU, cores, bf16 support, GPU, OS, Python, library versions.
 
@@ -97,6 +112,7 @@ def describe(threads: int | None = None) -> dict:
     except AttributeError:  # not Linux
         affinity = os.cpu_count()
     found = gpus()
+    details = gpu_details()
     return {
         "cpu": model or platform.processor() or platform.machine(),
         "machine": platform.machine(),
@@ -106,6 +122,10 @@ def describe(threads: int | None = None) -> dict:
         "bf16": {flag: flag in flags for flag in BF16_FLAGS},
         "gpu": ", ".join(found) if found else None,
         "gpu_count": len(found),
+        "gpu_driver": details[0].get("driver") if details else None,
+        "gpu_memory": details[0].get("memory") if details else None,
+        # Read by cuBLAS when PyTorch first uses it: set (":4096:8") when train.deterministic is on.
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "os": platform.platform(),
         "python": platform.python_version(),
         "versions": versions(),

@@ -20,6 +20,10 @@ EXCEPTIONS: dict[str, str] = {
     "compile.scope": (
         "compiled mode: XLA compiles TensorFlow's whole step (forward, backward and Adam); torch.compile "
         "compiles the model (forward and backward) and PyTorch's optimiser step stays eager"),
+    # Each framework's wheel bundles the CUDA and cuDNN it was built with; what must match (the device,
+    # its name, TF32 and precision) is compared field by field.
+    "device.cuda_build": "each framework's wheel brings the CUDA it was built with (same GPU and driver)",
+    "device.cudnn_build": "each framework's wheel brings the cuDNN it was built with (same GPU and driver)",
 }
 
 

@@ -193,6 +193,8 @@ def environment_rows(env: dict) -> list[tuple[str, str]]:
         ("CPU", str(env.get("cpu"))),
         ("logical cores (usable)", f"{env.get('logical_cores')} ({env.get('affinity_cores')})"),
         ("GPU", env.get("gpu") or "none"),
+        ("GPU driver / memory", f"{env.get('gpu_driver')} / {env.get('gpu_memory')}" if env.get("gpu")
+         else "none visible here (the fairness audit's device rows say where each run trained)"),
         ("threads pinned", str(env.get("threads"))),
         ("OS / Python", f"{env.get('os')} / {env.get('python')}"),
     ]
