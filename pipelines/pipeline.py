@@ -7,7 +7,8 @@
 for each task (dsl.ParallelFor):
     configure ─► ingest ─► validate ─┬► train per framework ─► evaluate ─► export ─┬► register ─► gather
                                      ├► measure per framework ──────────────────────┴──────────────┤
-                                     └► speed (both frameworks, alternately) ───────────────────────┘
+                                     ├► speed (both frameworks, alternately) ───────────────────────┤
+                                     └► reference (scikit-learn, the classical bar) ────────────────┘
 then, once every task's branch finished:
     report (dsl.Collected over every task's gather: one comparison report, the MLflow parent run)
 
@@ -158,6 +159,9 @@ def build(settings: Settings):
             # The speed and memory verdicts' timings: both frameworks in one CPU pod, alternately.
             speed = c.speed(params=config.output, task=task, prepared=ingest.outputs["prepared"])
             _cpu_step(speed.after(validate).set_caching_options(False), cluster)
+            # The classical reference (scikit-learn) on the same split: one CPU pod, its own MLflow run.
+            reference = c.reference(params=config.output, task=task, prepared=ingest.outputs["prepared"])
+            _with_secrets(_cpu_step(reference.after(validate).set_caching_options(False), cluster), cluster)
             metrics: dict[str, Any] = {}
             gathered: dict[str, Any] = {}
             exports = []
@@ -212,7 +216,8 @@ def build(settings: Settings):
                 register.after(export)
             _with_secrets(_cpu_step(register, cluster), cluster)
             results = c.gather(
-                task=task, registry=register.outputs["registry"], speed=speed.outputs["timings"], **gathered
+                task=task, registry=register.outputs["registry"], speed=speed.outputs["timings"],
+                reference=reference.outputs["metrics"], **gathered
             )
             _cpu_step(results.set_caching_options(False), cluster)
         # One report over every task once all their branches are done; crosstrain-base has both frameworks.

@@ -46,3 +46,17 @@ def test_stages_depend_only_on_their_own_params(repo_root):
     stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
     assert "train" not in stages["ingest"]["params"]
     assert not any(p.startswith("tasks.${item.task}.model") for p in stages["ingest"]["params"])
+
+
+def test_reference_stage_writes_its_metrics_file_and_the_report_depends_on_it(repo_root):
+    # Given the reference stage and the report stage
+    stages = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
+    layout, task = Layout(), "${item.task}"
+    reference = stages["reference"]
+    # Then it writes where the library writes, as an uncached metrics file, from the prepared data
+    assert reference["metrics"] == [{str(layout.reference(task)): {"cache": False}}]
+    assert str(layout.prepared(task)) in reference["deps"]
+    assert "src/crosstrain/evaluation/reference.py" in reference["deps"]
+    # And the report re-runs when any task's reference changes (a dep at or above its path)
+    path = str(layout.reference("iris"))
+    assert any(path == dep or path.startswith(f"{dep}/") for dep in stages["report"]["deps"])

@@ -24,8 +24,9 @@ def gather(
     pytorch_modes: Input[Metrics] = None,
     pytorch_onnx: Input[Metrics] = None,
     speed: Input[Metrics] = None,
+    reference: Input[Metrics] = None,
 ):
-    """Copy `task`'s evaluate, measure, speed, export and register outputs into `results` (metrics/, plots/).
+    """Copy `task`'s evaluate, measure, speed, reference, export and register outputs into `results`.
 
     Args:
         task: A key of `tasks` in params.
@@ -40,6 +41,7 @@ def gather(
         pytorch_modes: PyTorch's measure output.
         pytorch_onnx: PyTorch's export output.
         speed: The speed step's output (both frameworks).
+        reference: The reference step's output (the classical scikit-learn reference).
     """
     from crosstrain.kfp_support import steps
 
@@ -54,6 +56,7 @@ def gather(
         task, results.path, metric_files=metrics, plots_dirs=plots, modes_files=modes, onnx_files=onnx,
         registry_file=registry.path if registry is not None else None,
         speed_file=speed.path if speed is not None else None,
+        reference_file=reference.path if reference is not None else None,
     )
     results.metadata.update({"task": task, "files": written})
 

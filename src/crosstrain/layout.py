@@ -39,6 +39,10 @@ class Layout:
         """Per-epoch curves and the confusion matrix of one model: DVC plots."""
         return self.root / "plots" / task / framework
 
+    def reference(self, task: str) -> Path:
+        """The task's classical reference (scikit-learn) scored on the same test split: a DVC metrics file."""
+        return self.root / "metrics" / task / "reference.json"
+
     def modes(self, task: str, framework: str) -> Path:
         """Timed short trainings of one framework in every execution mode (`crosstrain measure`)."""
         return self.root / "metrics" / task / "modes" / f"{framework}.json"

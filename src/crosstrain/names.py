@@ -50,9 +50,12 @@ TAG_MODEL = "crosstrain.model"
 TAG_GIT_COMMIT = "mlflow.source.git.commit"
 TAG_DATA_DIGEST = "crosstrain.data_digest"
 TAG_MODE = "crosstrain.mode"            # eager-fp32, compiled-fp32, ... (see config.MODES)
-TAG_KIND = "crosstrain.kind"            # "training", "mode" (a timed mode run) or "comparison" (the parent)
+TAG_KIND = "crosstrain.kind"            # "training", "mode" (a timed mode run), "reference" or "comparison"
 TAG_PARENT = "mlflow.parentRunId"       # MLflow's own nesting tag
 KIND_TRAINING, KIND_MODE, KIND_COMPARISON = "training", "mode", "comparison"
+KIND_REFERENCE = "reference"            # the task's classical reference model (crosstrain reference)
+REFERENCE = "reference"                 # its row, run name and metrics file stem
+REFERENCE_FRAMEWORK = "scikit-learn"    # its TAG_FRAMEWORK: the library it is fitted with
 
 # --- lineage (#7) --------------------------------------------------------------------------------
 # Every MLflow run (training and mode runs) carries these, so `crosstrain reproduce` can rebuild it.

@@ -34,6 +34,7 @@ def test_every_component_runs_in_a_crosstrain_image_without_installing_kfp():
         c.configure,
         c.ingest,
         c.validate,
+        c.reference,
         c.train,
         c.measure,
         c.speed,
@@ -103,6 +104,18 @@ def test_validate_unit_fails_on_bad_data(iris_prepared, tmp_path):
             summary=artifact(tmp_path / "s"),
         )
     assert not (tmp_path / "r").exists()
+
+
+def test_reference_unit_scores_the_split_and_logs_kfp_metrics(params_text, iris_prepared, tmp_path,
+                                                             mlflow_store):
+    # When the reference component runs on prepared iris
+    metrics = artifact(tmp_path / "reference.json")
+    c.reference.python_func(params=params_text, task="iris", prepared=artifact(iris_prepared),
+                            metrics=metrics)
+    # Then the reference JSON is written, and its headline figures are KFP metrics
+    result = json.loads(Path(metrics.path).read_text())
+    assert metrics.metadata["test_accuracy"] == result["test_accuracy"] > 0.5
+    assert metrics.metadata["model"] == result["description"] and result["run_id"]
 
 
 def test_register_unit_without_models_registers_nothing(params_text, tmp_path, mlflow_store):

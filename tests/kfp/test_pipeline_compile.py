@@ -111,6 +111,7 @@ def test_cpu_steps_never_request_a_gpu(tmp_path):
         "configure",
         "ingest",
         "validate",
+        "reference",
         "measure",
         "speed",
         "evaluate",
@@ -152,6 +153,12 @@ def test_each_task_measures_exports_registers_then_one_report_covers_every_task(
     assert "validate" in deps("speed") and not any(t.startswith("train") for t in deps("speed"))
     assert body["gather"]["inputs"]["artifacts"]["speed"]["taskOutputArtifact"] == {
         "outputArtifactKey": "timings", "producerTask": "speed"}
+    # And so does the classical reference, on the prepared data, with its own MLflow run's credentials
+    assert "validate" in deps("reference") and not any(t.startswith("train") for t in deps("reference"))
+    assert body["gather"]["inputs"]["artifacts"]["reference"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "metrics", "producerTask": "reference"}
+    assert {s["secretName"] for s in k8s["exec-reference"]["secretAsEnv"]} == {
+        "crosstrain-mlflow-client", "crosstrain-object-store"}
     # And the report runs once, outside the loop, on every task's gathered outputs (dsl.Collected)
     report = root["report"]
     assert loop_name in report["dependentTasks"]

@@ -48,9 +48,13 @@ def test_local_run_trains_measures_exports_registers_and_reports(
     runs = client.search_runs([client.get_experiment_by_name("crosstrain").experiment_id])
     kinds = {
         kind: [r for r in runs if r.data.tags.get(names.TAG_KIND) == kind]
-        for kind in (names.KIND_TRAINING, names.KIND_MODE, names.KIND_COMPARISON)
+        for kind in (names.KIND_TRAINING, names.KIND_MODE, names.KIND_REFERENCE, names.KIND_COMPARISON)
     }
     assert len(runs) == sum(len(v) for v in kinds.values())
+    # And the task's classical reference: one run, nested under the comparison like the others
+    (reference,) = kinds[names.KIND_REFERENCE]
+    assert reference.data.tags[names.TAG_FRAMEWORK] == names.REFERENCE_FRAMEWORK
+    assert names.TEST_ACCURACY in reference.data.metrics
     training, modes, (parent,) = (
         kinds[names.KIND_TRAINING],
         kinds[names.KIND_MODE],
@@ -65,7 +69,7 @@ def test_local_run_trains_measures_exports_registers_and_reports(
         ("pytorch", "eager-fp32"),
         ("tensorflow", "eager-fp32"),
     ]
-    assert {r.data.tags[names.TAG_PARENT] for r in training + modes} == {parent.info.run_id}
+    assert {r.data.tags[names.TAG_PARENT] for r in [*training, *modes, reference]} == {parent.info.run_id}
     # And the registered model with its champion
     model = client.get_registered_model(names.registered_model_name("iris"))
     assert {"tensorflow", "pytorch", names.CHAMPION_ALIAS} <= set(model.aliases)
@@ -77,6 +81,7 @@ def test_local_run_trains_measures_exports_registers_and_reports(
     comparison = json.loads((html.parent / "comparison").read_text())
     assert comparison["parent_run_id"] == parent.info.run_id
     assert set(comparison["results"]["iris"]["frameworks"]) == {"tensorflow", "pytorch"}
+    assert comparison["results"]["iris"]["reference"]["run_id"] == reference.info.run_id
     assert {p.name for p in (html.parent / "curves" / "iris").iterdir()} == {"tensorflow.csv", "pytorch.csv"}
 
 

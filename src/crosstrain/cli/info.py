@@ -45,6 +45,14 @@ def summary(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
             badge = (f"v{version}" if version else "") + (" champion" if crowned else "")
             table.add_row(task, str(fw), f"{mtr[names.TEST_ACCURACY]:.3f}", f"{mtr[names.TEST_MACRO_F1]:.3f}",
                           f"{mtr[names.TRAIN_TIME]:.2f} s", f"{mtr[names.LATENCY_P50]:.3f} ms", badge.strip())
+        # The classical reference: one deterministic fit (`crosstrain reference`), the bar to clear.
+        ref = read_json(layout.reference(task)) if layout.reference(task).exists() else None
+        if ref is None:
+            table.add_row(task, names.REFERENCE, "-", "-", "-", "-", "not run")
+        else:
+            table.add_row(task, names.REFERENCE, f"{ref[names.TEST_ACCURACY]:.3f}",
+                          f"{ref[names.TEST_MACRO_F1]:.3f}", f"{ref[names.TRAIN_TIME]:.2f} s",
+                          f"{ref[names.LATENCY_P50]:.3f} ms", "")
     # Wide enough for the table even when stdout is a pipe (make, CI), where rich assumes 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 110)
     console.print(table)

@@ -1,4 +1,4 @@
-"""The pipeline steps, one command each: ingest → validate → train → evaluate → register.
+"""The pipeline steps, one command each: ingest → validate → train → evaluate → register, and reference.
 
 `dvc.yaml` calls exactly these commands; Kubeflow components call the same library functions.
 """
@@ -151,6 +151,35 @@ def evaluate(task: TaskOpt, framework: FrameworkOpt, params: ParamsOpt = DEFAULT
         f"evaluate {task}/{framework}: {len(result['runs'])} seeds, mean test_accuracy "
         f"{mean[names.TEST_ACCURACY]:.3f}, macro-F1 {mean[names.TEST_MACRO_F1]:.3f}, "
         f"p50 latency {mean[names.LATENCY_P50]:.3f} ms"
+    )
+
+
+@app.command()
+def reference(task: TaskOpt, params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Fit the task's classical reference (scikit-learn) on the same split and score it like the deep models.
+
+    The bar both frameworks should clear: logistic regression on standardised features for tables,
+    on the pixels for images, on TF-IDF of word uni/bigrams of the whole texts for text; C picked on
+    the val split, the test split scored once with evaluate's metrics and latency timer, on
+    `train.threads` threads. Deterministic: one fit, one number, no seeds.
+
+    Writes metrics/<task>/reference.json (the report's reference row and verdict) and one MLflow run
+    tagged crosstrain.kind=reference (`crosstrain compare` shows it beside the frameworks).
+    Needs the task ingested and validated; `dvc repro` runs it for every task (stage `reference`).
+
+    Example: crosstrain reference --task text && crosstrain report
+    """
+    from crosstrain.evaluation.reference import reference as run
+
+    cfg = settings(params, set_)
+    cfg.task(task)
+    _require_validated(task)
+    result = run(task, cfg, layout.prepared(task), layout.reference(task),
+                 tracker=tracking.tracker(cfg.mlflow))
+    typer.echo(
+        f"reference {task}: {result['description']}: test_accuracy {result[names.TEST_ACCURACY]:.3f}, "
+        f"macro-F1 {result[names.TEST_MACRO_F1]:.3f}, trained in {result[names.TRAIN_TIME]:.2f}s, "
+        f"p50 latency {result[names.LATENCY_P50]:.3f} ms -> {layout.reference(task)}"
     )
 
 

@@ -167,6 +167,14 @@ def export(
                onnx_file=Path(onnx_file), tracker=tracking.tracker(settings.mlflow))
 
 
+def reference(params: str, task: str, prepared: str, out_file: str) -> dict:
+    """`crosstrain reference`: the task's scikit-learn reference, fitted and scored, into `out_file`."""
+    from crosstrain.evaluation.reference import reference as run
+
+    settings = load(params)
+    return run(task, settings, Path(prepared), Path(out_file), tracker=tracking.tracker(settings.mlflow))
+
+
 def register(params: str, task: str, metric_files: list[str], out_file: str) -> dict:
     """`crosstrain register`: register every framework's model and run the champion gate.
 
@@ -191,11 +199,13 @@ def gather(
     onnx_files: dict[str, str],
     registry_file: str | None,
     speed_file: str | None = None,
+    reference_file: str | None = None,
 ) -> list[str]:
     """Lay one task's step outputs out under `out_dir` as a crosstrain project does (crosstrain.layout).
 
     The dicts map framework -> artifact path; an empty or missing path is left out (the report says
-    "not measured" for optional inputs); `speed_file` is the task's `crosstrain speed` output.
+    "not measured" for optional inputs); `speed_file` is the task's `crosstrain speed` output and
+    `reference_file` its `crosstrain reference` output.
     Returns the files written, relative to `out_dir`.
     """
     layout = Layout(Path(out_dir))
@@ -212,6 +222,8 @@ def gather(
         copies.append((Path(registry_file), layout.registry(task)))
     if speed_file:
         copies.append((Path(speed_file), layout.speed(task)))
+    if reference_file:
+        copies.append((Path(reference_file), layout.reference(task)))
     written = []
     for src, dst in copies:
         if not src.exists():

@@ -23,7 +23,7 @@ from crosstrain.errors import UnfairComparison
 from crosstrain.fairness import compare
 from crosstrain.finite import finite_or_none
 from crosstrain.layout import Layout
-from crosstrain.report import html, markdown, parent, plots
+from crosstrain.report import html, markdown, parent, plots, reference
 from crosstrain.report.collect import TaskInputs, collect
 from crosstrain.report.summarize import summarize_framework
 from crosstrain.report.verdict import task_verdict
@@ -70,6 +70,9 @@ def _task_result(inputs: TaskInputs, settings: Settings, env: dict) -> dict:
         "registry": None
         if registry is None
         else {"champion": registry.get("champion"), "gate": registry.get("gate")},
+        # The classical reference's row and verdict line (absent: the row says so).
+        "reference": reference.summarize(inputs.task, inputs.reference, summaries, preds, settings.report,
+                                         fair=fairness.get("fair", True)),
     }
 
 

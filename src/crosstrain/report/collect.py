@@ -2,7 +2,8 @@
 
 Required inputs (evaluate's metrics, history and predictions) missing is an error naming the file
 and the command that makes it; the optional ones (modes, ONNX, registry, the paired timings of
-`crosstrain speed`) become None and the report says "not measured".
+`crosstrain speed`, the classical reference of `crosstrain reference`) become None and the report
+says "not measured".
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class TaskInputs:
     frameworks: dict[str, FrameworkInputs]
     registry: dict | None
     speed: dict | None = None  # metrics/<task>/speed.json: the only input of the speed and memory verdicts
+    reference: dict | None = None  # metrics/<task>/reference.json (an older run has none)
 
 
 def enabled_tasks(settings: Settings) -> list[str]:
@@ -102,7 +104,7 @@ def collect(settings: Settings, layout: Layout) -> list[TaskInputs]:
         frameworks = {str(fw): collect_framework(task, str(fw), layout) for fw in settings.frameworks}
         tasks.append(
             TaskInputs(task, frameworks, _optional_json(layout.registry(task)),
-                       _optional_json(layout.speed(task)))
+                       _optional_json(layout.speed(task)), _optional_json(layout.reference(task)))
         )
     if not tasks:
         raise MissingInputError("no enabled task in params: enable one under `tasks` to report on it")

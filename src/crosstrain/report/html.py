@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from crosstrain.report import reference as ref
 from crosstrain.report import wording as w
 from crosstrain.report.plots import Figure
 
@@ -98,6 +99,18 @@ def _metrics(frameworks: dict[str, dict], verdicts: list[dict]) -> str:
     )
 
 
+def _reference(section: dict | None, frameworks: dict[str, dict]) -> str:
+    """The frameworks and the classical reference side by side, under the reference's verdict line."""
+    if section is None:
+        return ""
+    header, rows = ref.rows(section, frameworks)
+    verdict = section.get("verdict")
+    lead = (f"<p><b>{escape(verdict['text'])}</b></p>" if verdict
+            else f'<p class="muted">{escape(ref.line(section) or "")}</p>')
+    detail = f'<p class="muted">{escape(verdict["evidence"])}</p>' if verdict else ""
+    return f"<h3>Against a classical reference</h3>{lead}{_table(header, rows)}{detail}"
+
+
 def _measured(header: list[str], rows: list[list[str]], missing: list[str], what: str, command: str) -> str:
     """A table of what was measured, and a line naming the frameworks where it was not."""
     out = _table(header, rows, text_cols=(1,)) if rows else ""
@@ -153,6 +166,7 @@ def _task(task: str, result: dict, figures: list[Figure]) -> str:
         + (audit if unfair else "")
         + f"<h3>Verdict</h3>{verdict}"
         + ("" if unfair else audit)
+        + _reference(result.get("reference"), fws)
         + f"<h3>Every metric</h3>{_metrics(fws, result['verdict'])}"
         f"<h3>Execution modes</h3>{_modes(fws)}"
         f"<h3>ONNX Runtime (deployment side)</h3>{_onnx(fws)}"
@@ -170,6 +184,8 @@ def _summary(report: dict) -> str:
         else:
             headlines = [f"{v['text']}." for v in result["verdict"] if v["headline"]]
             lines = " ".join(headlines) or "nothing to compare"
+        if (reference_line := ref.line(result.get("reference"))) is not None:
+            lines += f" {reference_line[0].upper()}{reference_line[1:]}."
         items.append(f"<li><b>{escape(task)}</b>: {escape(lines)}</li>")
     return f"<ul>{''.join(items)}</ul>"
 

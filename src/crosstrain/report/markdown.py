@@ -6,6 +6,7 @@ them are in reports/curves/ for `dvc plots show`.
 
 from __future__ import annotations
 
+from crosstrain.report import reference as ref
 from crosstrain.report import wording as w
 
 
@@ -24,6 +25,17 @@ def _fairness(fairness: dict | None, frameworks: list[str]) -> list[str]:
         return [f"Fairness audit: {w.NOT_MEASURED}.", ""]
     header, rows = w.fairness_rows(fairness, frameworks)
     return _table(header, rows)
+
+
+def _reference(section: dict | None, frameworks: dict[str, dict]) -> list[str]:
+    """The frameworks and the classical reference side by side, under the reference's verdict line."""
+    if section is None:
+        return []
+    verdict = section.get("verdict")
+    lead = f"**{verdict['text']}**" if verdict else ref.line(section) or ""
+    lines = ["### Against a classical reference", "", lead, ""]
+    lines += _table(*ref.rows(section, frameworks))
+    return [*lines, verdict["evidence"], ""] if verdict else lines
 
 
 def _task(task: str, result: dict) -> list[str]:
@@ -52,6 +64,7 @@ def _task(task: str, result: dict) -> list[str]:
         lines += ["One framework only: nothing to compare.", ""]
     if not unfair:
         lines += ["### Fairness audit", "", *_fairness(fairness, list(fws))]
+    lines += _reference(result.get("reference"), fws)
     metrics = list(dict.fromkeys(m for s in fws.values() for m in s["metrics"]))
     lines += ["### Every metric (mean [t-interval] over seeds, and each seed)", ""]
     lines += _table(

@@ -29,25 +29,29 @@ def run_name(generated_at: str) -> str:
 
 
 def child_run_ids(report: dict) -> list[str]:
-    """Every training run (one per seed) and mode run the report covers, in order, without repeats."""
+    """Every training run (one per seed), mode run and reference run the report covers, in order, without
+    repeats."""
     ids = []
     for result in report["results"].values():
         for summary in result["frameworks"].values():
             ids += [run_id for run_id in summary["run_ids"] if run_id]
             ids += [m["run_id"] for m in summary["modes"] or [] if m.get("run_id")]
+        ids += [run_id for run_id in [(result.get("reference") or {}).get("run_id")] if run_id]
     return list(dict.fromkeys(ids))
 
 
 def summary_metrics(report: dict) -> dict[str, float]:
     """`<task>.<framework>.<metric>_mean|_low|_high` for every metric, the modes and ONNX timings,
     `<task>.accuracy_difference_*` (first framework minus second, over seeds x test examples) and
-    `<task>.<question>_ratio_*` (second framework's step time, p50 latency, peak RSS over the first's)."""
+    `<task>.<question>_ratio_*` (second framework's step time, p50 latency, peak RSS over the first's),
+    and the classical reference's figures and each framework's accuracy minus it."""
     out: dict[str, float] = {}
     for task, result in report["results"].items():
         for fw, summary in result["frameworks"].items():
             out.update(_framework_metrics(f"{task}.{fw}", summary))
         for verdict in result["verdict"]:
             out.update(_verdict_metrics(task, verdict))
+        out.update(_reference_metrics(task, result.get("reference") or {}))
     return {_UNSAFE.sub("_", key): value for key, value in out.items()}
 
 
@@ -63,6 +67,15 @@ def _framework_metrics(prefix: str, summary: dict) -> dict[str, float]:
                     if isinstance(value, float)})
     out.update({f"{prefix}.{metric}": value for metric, value in (summary["onnx"] or {}).items()
                 if isinstance(value, float)})
+    return out
+
+
+def _reference_metrics(task: str, section: dict) -> dict[str, float]:
+    """`<task>.reference.<metric>` and `<task>.<framework>.reference_difference_*` (framework minus it)."""
+    out = {f"{task}.{names.REFERENCE}.{metric}": float(value)
+           for metric, value in section.get("metrics", {}).items()}
+    for fw, diff in section.get("differences", {}).items():
+        out.update({f"{task}.{fw}.reference_difference_{part}": diff[part] for part in _PARTS})
     return out
 
 

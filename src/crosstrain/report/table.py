@@ -1,7 +1,8 @@
 """The comparison as a table read back from MLflow: what `crosstrain compare` prints and writes.
 
-Children of a comparison run are grouped by task, framework, kind (training or mode) and execution
-mode; each group's seeds give a mean and bootstrap interval per metric, as in the report.
+Children of a comparison run are grouped by task, framework, kind (training, mode or reference) and
+execution mode; each group's seeds give a mean and bootstrap interval per metric, as in the report.
+The reference (framework scikit-learn, kind reference) is one deterministic run: one value, last.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def rows(children: list, cfg: ReportConfig) -> list[dict]:
     for run in children:
         groups[_key(run)].append(run)
     out = []
-    order = sorted(groups, key=lambda k: (k[0], k[1], _KIND_ORDER.get(k[2], 9), k[3]))
+    # Per task: the frameworks' rows, then the classical reference's (one deterministic run).
+    order = sorted(groups, key=lambda k: (k[0], k[2] == names.KIND_REFERENCE, k[1], _KIND_ORDER.get(k[2], 9),
+                                          k[3]))
     for key in order:
         runs = groups[key]
         row: dict = dict(zip(KEYS, key, strict=True)) | {"runs": len(runs)}
