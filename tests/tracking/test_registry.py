@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -35,14 +36,20 @@ META = {"features": ["a", "b", "c", "d"], "classes": ["x", "y", "z"], "feature_m
         "feature_std": [1.0] * 4}
 
 
+def log_mlp(framework: str):
+    """A 4-feature, 3-class MLP logged to the active run as training logs it (the crosstrain pyfunc)."""
+    from crosstrain import backends
+    from crosstrain.tracking import pyfunc
+
+    backend = backends.get(framework)
+    inputs = pyfunc.Inputs(framework, "table", tuple(META["classes"]), features=tuple(META["features"]))
+    example = pd.DataFrame(np.zeros((2, 4), np.float32), columns=META["features"])
+    return pyfunc.log_model(backend, backend.build_model(MLPSpec(hidden=[4]), META), inputs, example)
+
+
 @pytest.fixture(scope="module")
 def logged_models(mlflow_server: str) -> dict[str, dict[str, str]]:
-    """One finished run per framework, each holding a logged 4-feature, 3-class torch MLP.
-
-    The registry reads only train.json, so a torch model can stand in for the TensorFlow one.
-    """
-    from crosstrain.models.torch import build_model, log_model
-
+    """One finished run per framework, each holding its own 4-feature, 3-class MLP as crosstrain logs it."""
     logged = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
@@ -50,8 +57,7 @@ def logged_models(mlflow_server: str) -> dict[str, dict[str, str]]:
         tracker = Tracker(cfg)
         for framework in FRAMEWORKS:
             with tracker.start_run(run_name=f"registry-{framework}", tags={}, params={}) as run_id:
-                model = build_model(MLPSpec(hidden=[4]), META)
-                info = log_model(model, np.zeros((2, 4), np.float32), pip_requirements=["torch==2.13.0"])
+                info = log_mlp(framework)
             logged[framework] = {"run_id": run_id, "model_uri": info.model_uri}
     return logged
 
@@ -142,9 +148,10 @@ def test_champion_alias_loads_the_champion_model(
 
     model = mlflow.pyfunc.load_model("models:/crosstrain-beta@champion")
 
-    # then: it is the tensorflow run's model, and it predicts 3 logits per row
+    # then: it is the tensorflow run's model, and it names a class and its 3 probabilities per row
     assert model.metadata.run_id == logged_models["tensorflow"]["run_id"]
-    assert np.asarray(model.predict(np.zeros((2, 4), np.float32))).shape == (2, 3)
+    predicted = model.predict(pd.DataFrame(np.zeros((2, 4), np.float32), columns=META["features"]))
+    assert list(predicted.columns) == ["class", "probability", "p(x)", "p(y)", "p(z)"] and len(predicted) == 2
 
 
 @pytest.mark.parametrize(
@@ -305,14 +312,11 @@ def test_bad_inputs_fail_before_the_registry_is_touched(
 
 def test_register_works_on_the_embedded_sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # given: the params default, `sqlite:///mlflow.db`, in a fresh directory, and one model logged there
-    from crosstrain.models.torch import build_model, log_model
-
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = Settings(frameworks=["pytorch"])
     with Tracker(settings.mlflow).start_run(run_name="local", tags={}, params={}) as run_id:
-        model = build_model(MLPSpec(hidden=[4]), META)
-        info = log_model(model, np.zeros((2, 4), np.float32), pip_requirements=["torch==2.13.0"])
+        info = log_mlp("pytorch")
     logged = {"pytorch": {"run_id": run_id, "model_uri": info.model_uri}}
     metric_files = write_inputs(tmp_path, "local", logged, {"pytorch": 0.99})
 

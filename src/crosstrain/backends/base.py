@@ -117,9 +117,6 @@ class Backend(Protocol):
     def load(self, directory: Path) -> Model:
         """The model `save` wrote; `ModelFileError` (one line: which file, what to do) if unreadable."""
 
-    def log_model(self, model: Model, example: np.ndarray) -> Any:
-        """Log to the active MLflow run (signature, input example, pinned requirements); the ModelInfo."""
-
     def export_onnx(self, model: Model, path: Path, example: np.ndarray, opset: int) -> str:
         """Write the model as ONNX to `path`; returns the converter used."""
 

@@ -134,10 +134,6 @@ class ModuleBackend:
         except Exception as err:  # noqa: BLE001 - each framework raises many kinds for a damaged file
             raise unreadable(Path(directory) / self.models.MODEL_FILE, self.framework, err) from err
 
-    def log_model(self, model: Model, example: np.ndarray) -> Any:
-        """See `Backend.log_model`."""
-        return self.models.log_model(model, example, self.pip_requirements())
-
     def export_onnx(self, model: Model, path: Path, example: np.ndarray, opset: int) -> str:
         """See `Backend.export_onnx`."""
         return str(self.export.export_onnx(model, path, example, opset))

@@ -315,24 +315,3 @@ def save(model: keras.Model, directory: Path) -> Path:
 def load(directory: Path) -> keras.Model:
     """Load a model saved by `save` (the custom layers are registered when this module is imported)."""
     return keras.saving.load_model(Path(directory) / MODEL_FILE, custom_objects=CUSTOM_OBJECTS)
-
-
-def log_model(model: keras.Model, example: np.ndarray, pip_requirements: list[str]):
-    """Log to the active MLflow run with signature and input example; returns the ModelInfo.
-
-    Uses the `tensorflow` flavour (which saves Keras 3 models as `.keras`): in MLflow 3.17 the
-    `keras` flavour writes the input example before creating the model directory and fails. The
-    custom layers travel as `custom_objects` (pickled by reference: loading needs crosstrain installed).
-    """
-    import mlflow.tensorflow
-    from mlflow.models import infer_signature
-
-    signature = infer_signature(example, predict_logits(model, example))
-    return mlflow.tensorflow.log_model(
-        model,
-        name="model",
-        signature=signature,
-        input_example=example,
-        pip_requirements=pip_requirements,
-        custom_objects=CUSTOM_OBJECTS,
-    )

@@ -7,7 +7,6 @@ Mirrors `crosstrain.models.tf` name for name; the modules themselves live in `to
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -258,16 +257,3 @@ def load(directory: Path) -> nn.Module:
     model.load_state_dict(torch.load(directory / MODEL_FILE, weights_only=True, map_location="cpu"))
     model.eval()
     return model
-
-
-def log_model(model: nn.Module, example: np.ndarray, pip_requirements: list[str]):
-    """Log to the active MLflow run with signature and input example; returns the ModelInfo."""
-    import mlflow.pytorch
-    from mlflow.models import infer_signature
-
-    signature = infer_signature(example, predict_logits(model, example))
-    if device_of(model).type != "cpu":
-        model = copy.deepcopy(model).cpu()  # the logged model loads anywhere, as the saved one does
-    return mlflow.pytorch.log_model(
-        model, name="model", signature=signature, input_example=example, pip_requirements=pip_requirements
-    )

@@ -17,6 +17,7 @@ for runs, the offline journal. The modules, one idea each:
     retry.py     the backoff and the errors it ends in;  offline.py  the journal and its sync
     runs.py      comparison runs and their children;   lineage.py  what a run was made from
     registry.py, candidates.py, gate.py   the register step and its champion gate
+    pyfunc.py    the model as registered: one pyfunc over either framework, raw inputs to class names
 """
 
 from __future__ import annotations

@@ -117,7 +117,13 @@ def publish(job: Job, seed: int, run_id: str | None, trained: Trained) -> dict:
     examples = len(job.train) * len(history.epochs)
     speed = scaling.metrics(examples, history.train_time, world.size, reference and reference[1])
     job.tracker.log_metrics({**figures, **speed})
-    info = job.tracker.log_model(lambda: backend.log_model(model, job.train.x[:5]))
+    # Registered as the one pyfunc both frameworks share: raw inputs in, class names out. Imported here:
+    # it loads mlflow.pyfunc, which the training path does not need until a run is tracked.
+    from crosstrain.tracking import pyfunc
+
+    inputs = pyfunc.Inputs.from_prepared(str(job.framework), job.meta, job.prepared)
+    info = job.tracker.log_model(
+        lambda: pyfunc.log_model(backend, model, inputs, inputs.example(job.prepared)))
     record = fairness_record(job, seed, trained)
     result = {
         "task": job.task,
