@@ -43,7 +43,22 @@ test: venv .venv-tools/.installed ## Run the test suite (real TensorFlow, PyTorc
 test-fast: venv ## Run the tests that train nothing end to end
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
-ui: venv ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
+# MLflow 3.17's UI shows every experiment as GenAI (traces) until its "Model training" switch is
+# picked (the browser remembers it) or the address asks for it: print the address of crosstrain's runs.
+define UI_ADDRESS
+import sqlite3
+try:
+    row = sqlite3.connect("file:mlflow.db?mode=ro", uri=True).execute(
+        "select experiment_id from experiments where name = 'crosstrain'").fetchone()
+except sqlite3.Error:
+    row = None
+page = f"experiments/{row[0]}" if row else "experiments"
+print(f"crosstrain's runs: http://127.0.0.1:5000/#/{page}?workflowType=machine_learning")
+endef
+export UI_ADDRESS
+
+ui: venv ## Open the MLflow UI on the embedded store; prints the address of crosstrain's runs
+	@$(BIN)/python -c "$$UI_ADDRESS"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
 bench: venv ## Print training speed and latency of both frameworks (see bench/README.md)

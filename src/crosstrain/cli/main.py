@@ -7,11 +7,16 @@
     crosstrain register --task iris
 
 Expected failures (bad params, missing files, data that fails validation) print one line and exit
-non-zero; `--debug` anywhere on the line shows the traceback instead.
+non-zero; `--debug` anywhere on the line shows the traceback instead. TensorFlow's, PyTorch's and MLflow's
+own start-up lines and warnings are silenced (`crosstrain.quiet`); `--verbose` anywhere shows them.
 """
 
 from __future__ import annotations
 
+# First, before any command can import a framework: silences their start-up lines (or not: --verbose).
+import crosstrain.quiet
+
+# isort: split
 import sys
 
 import click
@@ -58,12 +63,16 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for expected errors too."),
+    verbose: bool = typer.Option(False, "--verbose",
+                                 help="Show TensorFlow's, PyTorch's and MLflow's own log lines."),
 ) -> None:
     """TensorFlow or PyTorch, for this task? Train the same model fairly in both and compare.
 
     Reads params.yaml in the current directory (see `crosstrain schema`). `make run` runs every step
     through `dvc repro`; each step is also a command of its own.
     """
+    if verbose:  # main() has already done this; here for callers of `app` itself (CliRunner)
+        crosstrain.quiet.verbose()
 
 
 # typer >= 0.22 vendors click as `typer._click`, whose exceptions are not click's own; older typer
@@ -79,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (so tests can call it directly)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
-    # Taken out here, so that `--debug` also works after the command (`crosstrain ingest -t iris --debug`).
-    args = [arg for arg in args if arg != "--debug"]
+    if "--verbose" in args:  # before the command runs, so before it imports a framework
+        crosstrain.quiet.verbose()
+    # Taken out here, so that `--debug` and `--verbose` also work after the command
+    # (`crosstrain ingest -t iris --debug`).
+    args = [arg for arg in args if arg not in ("--debug", "--verbose")]
     try:
         # Without standalone mode, typer returns the code of a `typer.Exit` (e.g. from --version).
         code = app(args=args, prog_name="crosstrain", standalone_mode=False)

@@ -6,10 +6,12 @@
     import keras
 
 crosstrain's TensorFlow path means Keras' TensorFlow backend. Importing this module loads neither
-Keras nor TensorFlow; `crosstrain.models.tf` imports it first.
+Keras nor TensorFlow; `crosstrain.models.tf` imports it first. It also imports `crosstrain.quiet`, so
+TensorFlow's start-up lines stay out of crosstrain's output however TensorFlow comes to be imported.
 """
 
 import os
 
+import crosstrain.quiet  # noqa: F401  (TensorFlow's log level and start-up lines; see that module)
+
 os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep oneDNN/CPU-feature banners out of the CLI

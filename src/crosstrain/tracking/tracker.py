@@ -35,6 +35,13 @@ from crosstrain.tracking.retry import TrackingUnavailable
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+# The experiment's kind as MLflow 3 records it: model development, the UI's "Machine learning", not
+# GenAI (its ExperimentKind enum in mlflow/server/js). MLflow 3 UIs before the GenAI / Model training
+# switch chose an experiment's page from it; 3.17's UI goes by that switch (the Makefile's `ui` prints
+# an address that sets it). A kind already set (by a user, in the UI) is kept.
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND_TRAINING = "custom_model_development"
+
 
 class _Active:
     """The run a tracker logs to: online (MLflow's active run) or journaled (an offline.Journal)."""
@@ -95,8 +102,9 @@ class Tracker:
         import mlflow
 
         cfg, uri = self.cfg, self.uri
-        # The sqlite store logs every alembic migration at INFO on first use; that's noise for users.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # A new sqlite store logs its table creation and every alembic migration at INFO; noise for users.
+        for noisy in ("alembic", "mlflow.store.db.utils"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         retry.bound_http_retries(cfg.retry_timeout_s)
         self.call(lambda: store.check_reachable(uri), "reach the server")
         # set_tracking_uri also exports MLFLOW_TRACKING_URI (for subprocesses); undo that, or from now
@@ -108,9 +116,13 @@ class Tracker:
             experiment = mlflow.get_experiment_by_name(cfg.experiment)
             if experiment is None:
                 experiment_id = mlflow.create_experiment(
-                    cfg.experiment, artifact_location=store.artifact_location(uri))
+                    cfg.experiment, artifact_location=store.artifact_location(uri),
+                    tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND_TRAINING})
             else:
                 experiment_id = experiment.experiment_id
+                if TAG_EXPERIMENT_KIND not in experiment.tags:  # made before crosstrain marked it
+                    mlflow.MlflowClient().set_experiment_tag(
+                        experiment_id, TAG_EXPERIMENT_KIND, EXPERIMENT_KIND_TRAINING)
             mlflow.set_experiment(experiment_id=experiment_id)
             return experiment_id
 
