@@ -86,7 +86,7 @@ def test_repro_writes_both_frameworks_metrics(project, repro):
     # Given the small pipeline was reproduced once
     # Then every stage ran and each framework has test metrics from the same test split
     for task in TASKS:
-        for stage in ("ingest", "validate", "register"):
+        for stage in ("ingest", "validate", "reference", "register"):
             assert f"Running stage '{stage}@{task}'" in repro.stdout
         for stage in ("train", "measure", "evaluate", "export"):
             for fw in ("tensorflow", "pytorch"):
@@ -100,6 +100,9 @@ def test_repro_writes_both_frameworks_metrics(project, repro):
             onnx_file = project / "metrics" / task / "onnx" / f"{values['framework']}.json"
             onnx = json.loads(onnx_file.read_text())
             assert onnx["exported"] and onnx[names.ONNX_MAX_ABS_DIFF] <= 1e-4
+        # and the classical reference scored the same test rows
+        reference = json.loads((project / "metrics" / task / f"{names.REFERENCE}.json").read_text())
+        assert reference["test_rows"] == metrics["pytorch"]["test_rows"]
     # and the report covers every task in both frameworks
     html = (project / "reports" / "comparison.html").read_text()
     for task in TASKS:
@@ -127,7 +130,7 @@ def test_runs_and_registry_land_in_the_embedded_store(project, repro):
     experiment = client.get_experiment_by_name("crosstrain")
     runs = client.search_runs([experiment.experiment_id])
     kinds = {kind: [r for r in runs if r.data.tags.get(names.TAG_KIND) == kind]
-             for kind in (names.KIND_TRAINING, names.KIND_MODE, names.KIND_COMPARISON)}
+             for kind in (names.KIND_TRAINING, names.KIND_MODE, names.KIND_REFERENCE, names.KIND_COMPARISON)}
     assert len(kinds[names.KIND_COMPARISON]) == 1
     parent = kinds[names.KIND_COMPARISON][0].info.run_id
     training = kinds[names.KIND_TRAINING]
@@ -135,7 +138,9 @@ def test_runs_and_registry_land_in_the_embedded_store(project, repro):
                    int(r.data.tags[names.TAG_SEED])) for r in training) == sorted(
         (task, fw, seed) for task in TASKS for fw in ("tensorflow", "pytorch") for seed in SEEDS)
     assert len(kinds[names.KIND_MODE]) == len(TASKS) * 2 * len(MODES)
-    assert all(r.data.tags.get(names.TAG_PARENT) == parent for r in training + kinds[names.KIND_MODE])
+    assert sorted(r.data.tags[names.TAG_TASK] for r in kinds[names.KIND_REFERENCE]) == sorted(TASKS)
+    assert all(r.data.tags.get(names.TAG_PARENT) == parent
+               for r in training + kinds[names.KIND_MODE] + kinds[names.KIND_REFERENCE])
     assert all(names.TEST_ACCURACY in r.data.metrics for r in training)
     # and every run, the parent too, carries its lineage: code, data, params and library versions
     for r in runs:
@@ -164,7 +169,7 @@ def test_exp_run_with_a_param_override_reruns_only_training(project, repro):
     # and what the param reaches is out of date, what it does not reach is not
     status = json.loads(run([str(BIN / "dvc"), "status", "--json"], project).stdout)
     assert {"train@iris-tensorflow", "measure@iris-pytorch", "evaluate@iris-pytorch"} <= set(status)
-    assert not {"ingest@iris", "validate@iris", "train@images-pytorch", "train@text-tensorflow"} & set(status)
+    assert not {"ingest@iris", "validate@iris", "reference@iris", "train@images-pytorch"} & set(status)
 
 
 def test_compare_last_prints_the_table(project, repro):
