@@ -75,6 +75,7 @@ def test_one_above_one_below_is_mixed_clause_by_clause():
     assert verdict["text"].startswith("mixed against the reference")
     assert f"{TF} beats the reference by" in verdict["text"]
     assert f"{PT} trails the reference by" in verdict["text"]
+    assert verdict["text"].endswith(f"{PT} under-trained for this task, or the task close to linear")
 
 
 def test_the_same_predictions_are_equivalent_not_a_win():

@@ -125,7 +125,10 @@ def sentence(diffs: dict[str, dict], reference_accuracy: float, margin: float) -
         return ("inconclusive", f"against the reference inconclusive ({ref}; {each}): would need {needs} "
                 "to settle it")
     clauses = "; ".join(_clause(fw, d, margin) for fw, d in diffs.items())
-    return "mixed", f"mixed against the reference ({ref}): {clauses}"
+    trailing = [fw for fw, d in diffs.items() if d["outcome"] == "difference" and d["mean"] < 0]
+    why = (f" - {' and '.join(trailing)} under-trained for this task, or the task close to linear"
+           if trailing else "")
+    return "mixed", f"mixed against the reference ({ref}): {clauses}{why}"
 
 
 def summarize(task: str, reference: dict | None, summaries: dict[str, dict],
