@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -69,16 +71,26 @@ def installed() -> list[Framework]:
     return found
 
 
-def load(framework: Framework) -> tuple:
-    """(models module, training module) of a framework: the training path alone (no backends, no export)."""
+class Parts(NamedTuple):
+    """A framework's modules on the training path (no backends, no export: no ONNX needed here)."""
+
+    models: ModuleType
+    training: ModuleType
+    device: ModuleType
+    readback: ModuleType
+
+
+def load(framework: Framework) -> Parts:
+    """The training path of a framework, as its backend is made of it (crosstrain.backends.modules)."""
     name = "tf" if framework is Framework.TENSORFLOW else "torch"
-    return (importlib.import_module(f"crosstrain.models.{name}"),
-            importlib.import_module(f"crosstrain.training.{name}"))
+    return Parts(*(importlib.import_module(f"crosstrain.{package}")
+                   for package in (f"models.{name}", f"training.{name}", f"training.{name}_device",
+                                   f"training.{name}_readback")))
 
 
 def matmul_peak(framework: Framework, device: str, precision: str, size: int) -> float:
     """FLOP/s of a size×size matrix product on `device` in this framework (TF32 off; bf16 for "mixed")."""
-    _, training = load(framework)
+    device_mod = load(framework).device
     if framework is Framework.PYTORCH:
         import torch
 
@@ -97,12 +109,12 @@ def matmul_peak(framework: Framework, device: str, precision: str, size: int) ->
         def run() -> object:
             return product().numpy() if devices.index(device) is None else product()
     run()
-    training.synchronize(device)
+    device_mod.synchronize(device)
     best = float("inf")
     for _ in range(5):
         start = time.perf_counter()
         run()
-        training.synchronize(device)
+        device_mod.synchronize(device)
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best
 
@@ -110,7 +122,7 @@ def matmul_peak(framework: Framework, device: str, precision: str, size: int) ->
 def logits_from_shared_weights(framework: Framework, kind: str, spec, meta: dict, x: np.ndarray,
                                device: str) -> np.ndarray:
     """fp32 inference logits of a fresh model loaded with crosstrain's seed-0 weights, on `device`."""
-    models_mod, training = load(framework)
+    models_mod, training, _, _ = load(framework)
     training.configure(1, 0, device=device)
     model = models_mod.build_model(spec, meta)
     models_mod.set_weights(model, initial_weights(spec, meta, 0))
@@ -120,17 +132,17 @@ def logits_from_shared_weights(framework: Framework, kind: str, spec, meta: dict
 def run_mode(framework: Framework, spec, meta: dict, mode: str, device: str, args: argparse.Namespace,
              peaks: dict) -> dict:
     """Train `args.steps` steps in `mode` after `args.warmup`, then batch-1 latency: one row's figures."""
-    models_mod, training = load(framework)
+    models_mod, training, device_mod, readback = load(framework)
     execution, _, precision = mode.partition("-")
     budget = TrainConfig(device=device, execution=execution, precision=precision, batch_size=args.batch,
                          learning_rate=1e-3, deterministic=False, threads=args.threads)
     training.configure(args.threads, 0, deterministic=False, device=device)
-    training.reset_device_memory(device)
+    device_mod.reset_device_memory(device)
     model = models_mod.build_model(spec, meta, precision=precision)
     models_mod.set_weights(model, initial_weights(spec, meta, 0))
     x, y = batch(meta, args.batch)
     step = training.make_train_step(model, budget, x[:1])
-    on_device = training.fairness_readback(step, model)["device"] == [device]
+    on_device = readback.fairness_readback(step, model)["device"] == [device]
     durations = []
     for _ in range(args.warmup + args.steps):
         start = time.perf_counter()
@@ -140,12 +152,12 @@ def run_mode(framework: Framework, spec, meta: dict, mode: str, device: str, arg
     step_s = statistics.median(durations[args.warmup:])
     predict = models_mod.make_predict(model, execution=execution)
     latency = batch1_latency(predict, x, calls=args.latency_calls, warmup=3,
-                             synchronize=lambda: training.synchronize(device))
+                             synchronize=lambda: device_mod.synchronize(device))
     examples_per_s = args.batch / step_s
     # The device's peak is the faster framework's product, as crosstrain's CPU MFU takes it.
     peak = max((v for (_, p), v in peaks.items() if p == precision), default=None)
     mfu = 100 * training_flops_per_example(spec, meta) * examples_per_s / peak if peak else None
-    memory = training.peak_device_memory_mb(device)
+    memory = device_mod.peak_device_memory_mb(device)
     return {"params on device": "yes" if on_device else "NO", "step ms": step_s * 1000,
             "examples/s": examples_per_s, "latency p50 ms": statistics.median(latency) * 1000,
             "peak device MB": memory if memory is not None else "n/a (CPU)", "MFU %": mfu}
@@ -175,11 +187,11 @@ def header(frameworks: list[Framework], device: str) -> list[str]:
     lines = []
     gpus = environment.gpu_details()
     for fw in frameworks:
-        builds = load(fw)[1].device_builds()
+        builds = load(fw).device.device_builds()
         version = importlib.import_module("torch" if fw is Framework.PYTORCH else "tensorflow").__version__
         lines.append(f"{devices.NAMES[fw]} {version} (CUDA {builds['cuda']}, cuDNN {builds['cudnn']})")
     if device != devices.CPU:
-        name = load(frameworks[0])[1].device_name(device)
+        name = load(frameworks[0]).device.device_name(device)
         driver = gpus[0].get("driver") if gpus else "unknown"
         lines.insert(0, f"device {device}: {name}, driver {driver}")
     else:
@@ -211,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench/gpu.py: {err} (--dry-run runs on the CPU)", file=sys.stderr)
         return 2
     for fw in frameworks:
-        load(fw)[1].configure(args.threads, 0, deterministic=False, device=device)
+        load(fw).training.configure(args.threads, 0, deterministic=False, device=device)
     size = 256 if args.dry_run else 4096
     peaks = {(fw, p): matmul_peak(fw, device, p, size) for fw in frameworks for p in ("fp32", "mixed")}
     rows = []

@@ -13,7 +13,7 @@ The rule is one for both frameworks, so they can never train on different device
   of them does not have.
 
 `resolve` is the rule, a pure function of what each framework sees; `visible` asks the frameworks
-(each backend's `visible_gpus`, in `crosstrain.training.tf` / `.torch`). A framework this process
+(`visible_gpus` in `crosstrain.training.tf_device` / `.torch_device`). A framework this process
 has not imported is not imported for it: on a machine with no accelerator device node neither
 framework can see a GPU, and elsewhere it is asked in a child process, so a PyTorch run still never
 loads TensorFlow. Nothing here imports a framework at module level.
@@ -38,7 +38,7 @@ NAMES = {Framework.TENSORFLOW: "TensorFlow", Framework.PYTORCH: "PyTorch"}
 PACKAGES = {Framework.TENSORFLOW: "tensorflow", Framework.PYTORCH: "torch"}
 _REQUEST = re.compile(r"^(auto|cpu|cuda)(?::([0-9]+))?$")
 # The one function of each framework's backend module that lists the GPUs it sees (names, in order).
-_PROBE = ("import json, sys; from crosstrain.training import {module} as t; "
+_PROBE = ("import json, sys; from crosstrain.training import {module}_device as t; "
           "print(json.dumps(t.visible_gpus()))")
 
 Seen = Mapping[Framework, Sequence[str] | None]
@@ -125,8 +125,8 @@ def _ask(framework: Framework) -> list[str]:
     """The framework's own answer: in this process if it is loaded here, else in a child process."""
     module = "tf" if framework is Framework.TENSORFLOW else "torch"
     if PACKAGES[framework] in sys.modules:
-        training = importlib.import_module(f"crosstrain.training.{module}")
-        return list(training.visible_gpus())
+        device = importlib.import_module(f"crosstrain.training.{module}_device")
+        return list(device.visible_gpus())
     try:
         out = subprocess.run([sys.executable, "-c", _PROBE.format(module=module)], capture_output=True,
                              text=True, timeout=300, check=True).stdout

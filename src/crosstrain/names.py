@@ -43,6 +43,12 @@ ONNX_SIZE = "onnx_size_mb"
 EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACCURACY, VAL_LOSS, VAL_ACCURACY, EPOCH_TIME, LEARNING_RATE)
 
 # --- MLflow tags ---------------------------------------------------------------------------------
+# The experiment's kind as MLflow 3 records it: model development, the UI's "Machine learning", not
+# GenAI (its ExperimentKind enum in mlflow/server/js). MLflow 3 UIs before the GenAI / Model training
+# switch chose an experiment's page from it; 3.17's UI goes by that switch (the Makefile's `ui` prints
+# an address that sets it).
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND_TRAINING = "custom_model_development"
 TAG_TASK = "crosstrain.task"
 TAG_FRAMEWORK = "crosstrain.framework"
 TAG_SEED = "crosstrain.seed"

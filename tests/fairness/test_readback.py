@@ -24,6 +24,7 @@ from crosstrain.fairness.record import build
 from crosstrain.models import tf as tf_models
 from crosstrain.models import torch as torch_models
 from crosstrain.training import tf as tf_training
+from crosstrain.training import tf_readback, torch_readback
 from crosstrain.training import torch as torch_training
 
 IMAGE_META = {"modality": "image", "classes": [str(d) for d in range(10)], "image_shape": [28, 28, 1]}
@@ -48,8 +49,8 @@ def _readbacks(kind: str, break_torch: Callable[..., None] | None = None,
     if break_torch is not None:
         break_torch(torch_step, torch_model, mp)
     about = {"task": kind, "seed": 0}
-    return {"tensorflow": [build(about, tf_training.fairness_readback(tf_step, keras_model))],
-            "pytorch": [build(about, torch_training.fairness_readback(torch_step, torch_model))]}
+    return {"tensorflow": [build(about, tf_readback.fairness_readback(tf_step, keras_model))],
+            "pytorch": [build(about, torch_readback.fairness_readback(torch_step, torch_model))]}
 
 
 def _modules(model: nn.Module, kind: type) -> list[nn.Module]:

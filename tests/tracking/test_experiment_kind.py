@@ -8,8 +8,8 @@ from __future__ import annotations
 from mlflow import MlflowClient
 
 from crosstrain.config import MlflowConfig
+from crosstrain.names import EXPERIMENT_KIND_TRAINING, TAG_EXPERIMENT_KIND
 from crosstrain.tracking import Tracker
-from crosstrain.tracking.tracker import EXPERIMENT_KIND_TRAINING, TAG_EXPERIMENT_KIND
 
 
 def test_a_new_experiment_is_marked_as_model_training(mlflow_store: str) -> None:

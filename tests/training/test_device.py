@@ -29,6 +29,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 def _torch_step_on(device: str, precision: str = "fp32") -> dict[str, set[str]]:
     """One PyTorch optimiser step with train.device=`device`; where each tensor it touched lived."""
     from crosstrain.training import torch as torch_training
+    from crosstrain.training import torch_readback
 
     torch_training.configure(1, 0, device=device)
     model = torch_models.build_model(SPEC, META, precision=precision)
@@ -51,7 +52,7 @@ def _torch_step_on(device: str, precision: str = "fp32") -> dict[str, set[str]]:
     seen["optimizer state"] = {str(v.device) for s in step.optimizer.state.values() for v in s.values()
                                if isinstance(v, torch.Tensor) and v.dim() > 0}
     seen["step"] = {str(step.device)}
-    seen["readback"] = set(torch_training.fairness_readback(step, model)["device"])
+    seen["readback"] = set(torch_readback.fairness_readback(step, model)["device"])
     return seen
 
 
@@ -92,15 +93,16 @@ def test_precision_and_tf32_are_set_and_recorded_alike_in_both_frameworks(precis
 
     from crosstrain.models import tf as tf_models
     from crosstrain.training import tf as tf_training
+    from crosstrain.training import tf_readback, torch_readback
     from crosstrain.training import torch as torch_training
 
     budget = TrainConfig(device="cpu", precision=precision)
     readbacks = {}
-    for name, models, training in (("tensorflow", tf_models, tf_training),
-                                   ("pytorch", torch_models, torch_training)):
+    for name, models, training, readback in (("tensorflow", tf_models, tf_training, tf_readback),
+                                             ("pytorch", torch_models, torch_training, torch_readback)):
         training.configure(1, 0, device=budget.device)
         model = models.build_model(SPEC, META, precision=precision)
-        readbacks[name] = training.fairness_readback(training.make_train_step(model, budget, X[:1]), model)
+        readbacks[name] = readback.fairness_readback(training.make_train_step(model, budget, X[:1]), model)
     # Set: TF32 off in both libraries (PyTorch's convolutions default to on, TensorFlow's everything).
     assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
     assert not tf.config.experimental.tensor_float_32_execution_enabled()

@@ -1,8 +1,9 @@
-"""A `Backend` made of one framework's three implementation modules: models, training, export.
+"""A `Backend` made of one framework's implementation modules: models, training, device, read-back, export.
 
 Both backends are this class over their own modules (`crosstrain.models.tf`, `crosstrain.training.tf`,
-`crosstrain.export.tf`, or the `torch` ones), which have the same function names by design: so the
-twins cannot drift apart here, and a function one of them lacks fails on the first call of it.
+`crosstrain.training.tf_device`, `crosstrain.training.tf_readback`, `crosstrain.export.tf`, or the
+`torch` ones), which have the same function names by design: so the twins cannot drift apart here,
+and a function one of them lacks fails on the first call of it.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ from crosstrain.training.loop import TrainStep
 
 
 class ModuleBackend:
-    """`crosstrain.backends.base.Backend` over a framework's models, training and export modules."""
+    """`crosstrain.backends.base.Backend` over a framework's implementation modules."""
 
     framework: Framework
     converter: str  # how `export_onnx` converts, for messages
     packages: tuple[str, ...]  # what its MLflow models need besides numpy
 
-    def __init__(self, models: ModuleType, training: ModuleType, export: ModuleType) -> None:
+    def __init__(self, *, models: ModuleType, training: ModuleType, device: ModuleType, readback: ModuleType,
+                 export: ModuleType) -> None:
         self.models, self.training, self.export = models, training, export
+        self.device, self.readback = device, readback
 
     def configure(self, threads: int, seed: int, deterministic: bool = False, device: str = "auto") -> None:
         """See `Backend.configure`."""
@@ -53,23 +56,23 @@ class ModuleBackend:
 
     def visible_gpus(self) -> list[str]:
         """See `Backend.visible_gpus`."""
-        return list(self.training.visible_gpus())
+        return list(self.device.visible_gpus())
 
     def device_builds(self) -> dict[str, Any]:
         """See `Backend.device_builds`."""
-        return dict(self.training.device_builds())
+        return dict(self.device.device_builds())
 
     def synchronize(self, device: str) -> None:
         """See `Backend.synchronize`."""
-        self.training.synchronize(device)
+        self.device.synchronize(device)
 
     def reset_device_memory(self, device: str) -> None:
         """See `Backend.reset_device_memory`."""
-        self.training.reset_device_memory(device)
+        self.device.reset_device_memory(device)
 
     def peak_device_memory_mb(self, device: str) -> float | None:
         """See `Backend.peak_device_memory_mb`."""
-        peak = self.training.peak_device_memory_mb(device)
+        peak = self.device.peak_device_memory_mb(device)
         return None if peak is None else float(peak)
 
     def build_model(self, spec: ModelSpec, meta: dict, precision: str = "fp32") -> Model:
@@ -111,7 +114,7 @@ class ModuleBackend:
 
     def fairness_readback(self, step: TrainStep, model: Model) -> dict[str, Any]:
         """See `Backend.fairness_readback`."""
-        return dict(self.training.fairness_readback(step, model))
+        return dict(self.readback.fairness_readback(step, model))
 
     def get_state(self, step: TrainStep, model: Model) -> dict[str, np.ndarray]:
         """See `Backend.get_state`."""

@@ -1,7 +1,8 @@
 """The PyTorch backend: crosstrain's `Backend` over PyTorch.
 
-The work is done in `crosstrain.models.torch`, `crosstrain.training.torch` and `crosstrain.export.torch`
-(see `crosstrain.backends.modules`). Importing this imports PyTorch (and nothing of TensorFlow).
+The work is done in `crosstrain.models.torch`, `crosstrain.training.torch`, `.torch_device`, `.torch_readback`
+and `crosstrain.export.torch` (see `crosstrain.backends.modules`). Importing this imports
+PyTorch (and nothing of TensorFlow).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from crosstrain.config import Framework
 from crosstrain.export import torch as export
 from crosstrain.models import torch as models
 from crosstrain.training import torch as training
+from crosstrain.training import torch_device as device
+from crosstrain.training import torch_readback as readback
 
 
 class TorchBackend(ModuleBackend):
@@ -21,4 +24,4 @@ class TorchBackend(ModuleBackend):
     packages = ("torch",)
 
     def __init__(self) -> None:
-        super().__init__(models, training, export)
+        super().__init__(models=models, training=training, device=device, readback=readback, export=export)

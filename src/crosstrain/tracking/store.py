@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from crosstrain import names
 from crosstrain.config import MlflowConfig
 from crosstrain.errors import TrackingError
 from crosstrain.tracking.retry import TrackingUnavailable
@@ -165,3 +166,25 @@ def store_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def select_experiment(name: str, uri: str) -> str:
+    """Make experiment `name` MLflow's active one (creating it, marked as model training); its id.
+
+    MLflow 3 opens an experiment without a kind as GenAI: crosstrain's is marked model development,
+    also when it was made before crosstrain marked it; a kind already set (by a user) is kept.
+    """
+    import mlflow
+
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        experiment_id = mlflow.create_experiment(
+            name, artifact_location=artifact_location(uri),
+            tags={names.TAG_EXPERIMENT_KIND: names.EXPERIMENT_KIND_TRAINING})
+    else:
+        experiment_id = experiment.experiment_id
+        if names.TAG_EXPERIMENT_KIND not in experiment.tags:
+            mlflow.MlflowClient().set_experiment_tag(
+                experiment_id, names.TAG_EXPERIMENT_KIND, names.EXPERIMENT_KIND_TRAINING)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id

@@ -35,13 +35,6 @@ from crosstrain.tracking.retry import TrackingUnavailable
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-# The experiment's kind as MLflow 3 records it: model development, the UI's "Machine learning", not
-# GenAI (its ExperimentKind enum in mlflow/server/js). MLflow 3 UIs before the GenAI / Model training
-# switch chose an experiment's page from it; 3.17's UI goes by that switch (the Makefile's `ui` prints
-# an address that sets it). A kind already set (by a user, in the UI) is kept.
-TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
-EXPERIMENT_KIND_TRAINING = "custom_model_development"
-
 
 class _Active:
     """The run a tracker logs to: online (MLflow's active run) or journaled (an offline.Journal)."""
@@ -112,23 +105,10 @@ class Tracker:
         with runlog.environment_kept():
             mlflow.set_tracking_uri(store.with_busy_timeout(uri, cfg.sqlite_timeout_s))
 
-        def select() -> str:
-            experiment = mlflow.get_experiment_by_name(cfg.experiment)
-            if experiment is None:
-                experiment_id = mlflow.create_experiment(
-                    cfg.experiment, artifact_location=store.artifact_location(uri),
-                    tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND_TRAINING})
-            else:
-                experiment_id = experiment.experiment_id
-                if TAG_EXPERIMENT_KIND not in experiment.tags:  # made before crosstrain marked it
-                    mlflow.MlflowClient().set_experiment_tag(
-                        experiment_id, TAG_EXPERIMENT_KIND, EXPERIMENT_KIND_TRAINING)
-            mlflow.set_experiment(experiment_id=experiment_id)
-            return experiment_id
-
         try:
             with store.store_lock(uri):
-                return self.call(select, f"select experiment {cfg.experiment!r}")
+                return self.call(lambda: store.select_experiment(cfg.experiment, uri),
+                                 f"select experiment {cfg.experiment!r}")
         except OSError as err:
             raise TrackingError(f"MLflow tracking at {uri!r} is unreachable: {err}") from None
 

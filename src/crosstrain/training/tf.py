@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
 
 # First: crosstrain.models.tf sets KERAS_BACKEND (and TensorFlow's log level) before keras is imported.
 from crosstrain.models.tf import precision_of
@@ -32,6 +31,7 @@ from crosstrain.errors import ConfigError
 from crosstrain.training.keras_adam import Adam
 from crosstrain.training.optim import ADAM_BETAS, ADAM_EPSILON
 from crosstrain.training.precision import check_precision
+from crosstrain.training.tf_device import place, synchronize
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -57,70 +57,6 @@ def configure(threads: int, seed: int, deterministic: bool = False, device: str 
     tf.config.experimental.enable_tensor_float_32_execution(False)
     keras.utils.set_random_seed(seed)  # Python's random, numpy and TensorFlow
     set_deterministic(deterministic)
-
-
-def place(device: str) -> None:
-    """Make `device` ("cpu" or "cuda:N") the only GPU TensorFlow sees (no GPU for "cpu")."""
-    gpus = tf.config.list_physical_devices("GPU")
-    gpu = devices.index(device)
-    wanted = [] if gpu is None else [gpus[gpu]]
-    if tf.config.get_visible_devices("GPU") == wanted:
-        return
-    try:
-        tf.config.set_visible_devices(wanted, "GPU")
-        for physical in wanted:
-            tf.config.experimental.set_memory_growth(physical, True)
-    except RuntimeError as err:
-        raise ConfigError(f"TensorFlow cannot move to {device}: its runtime started on another device "
-                          f"earlier in this process ({err})") from None
-
-
-def visible_gpus() -> list[str]:
-    """The CUDA devices TensorFlow sees, by name, in index order (none for a CPU build)."""
-    details = tf.config.experimental.get_device_details
-    return [str(details(d).get("device_name", d.name)) for d in tf.config.list_physical_devices("GPU")]
-
-
-def device_builds() -> dict[str, Any]:
-    """The CUDA and cuDNN versions this TensorFlow was built with (None for a CPU build)."""
-    info = tf.sysconfig.get_build_info()
-    cudnn = info.get("cudnn_version")
-    return {"cuda": info.get("cuda_version"), "cudnn": str(cudnn) if cudnn else None}
-
-
-def _logical(device: str) -> str | None:
-    """TensorFlow's name of the run's GPU ("GPU:0": `place` shows it that one), None for the CPU."""
-    return None if devices.index(device) is None else "GPU:0"
-
-
-def synchronize(device: str) -> None:
-    """Block until TensorFlow's pending ops on a GPU have run (its ops are asynchronous there)."""
-    if devices.index(device) is not None:
-        tf.test.experimental.sync_devices()
-
-
-def device_name(device: str) -> str:
-    """"cpu", or the name of the GPU `device` ("cuda:N") is."""
-    gpu = devices.index(device)
-    if gpu is None:
-        return devices.CPU
-    physical = tf.config.list_physical_devices("GPU")[gpu]
-    return str(tf.config.experimental.get_device_details(physical).get("device_name", physical.name))
-
-
-def reset_device_memory(device: str) -> None:
-    """Start a region of peak GPU memory on `device` (nothing on the CPU, whose peak is the RSS)."""
-    logical = _logical(device)
-    if logical is not None:
-        tf.config.experimental.reset_memory_stats(logical)
-
-
-def peak_device_memory_mb(device: str) -> float | None:
-    """Peak GPU memory TensorFlow allocated on `device` since `reset_device_memory` (MiB); None on the CPU."""
-    logical = _logical(device)
-    if logical is None:
-        return None
-    return float(tf.config.experimental.get_memory_info(logical)["peak"]) / 2**20
 
 
 def set_deterministic(on: bool) -> None:
@@ -320,80 +256,6 @@ class TrainStep:
     def all_reduce(self, values: np.ndarray) -> np.ndarray:
         """`values` summed over all workers."""
         return self.ctx.sum_over_workers(values)
-
-
-# --- the fairness record (crosstrain.fairness) -----------------------------------------------------
-
-
-def _device(variable: keras.Variable) -> str:
-    """"cpu" or "cuda:N" (PyTorch's spelling, N the physical index) from a variable's TensorFlow device.
-
-    TensorFlow numbers the GPUs it is shown from 0 (`place` shows it one): logical GPU:i is the i-th
-    visible physical device, whose name ends in its index among all GPUs.
-    """
-    name = variable.value.device.rsplit("device:", 1)[-1]  # e.g. CPU:0, GPU:0
-    kind, _, index = name.partition(":")
-    if kind == "CPU":
-        return "cpu"
-    physical = tf.config.get_visible_devices("GPU")[int(index or 0)]
-    return f"cuda:{physical.name.rsplit(':', 1)[-1]}"
-
-
-def fairness_readback(step: TrainStep, model: keras.Model) -> dict[str, Any]:
-    """What this run actually uses, read from the live optimiser, loss, layers and TensorFlow's runtime.
-
-    Field names and conventions are `crosstrain.training.torch.fairness_readback`'s: momentum of batch
-    norm is Keras' (the share of the old statistic), devices are spelled "cpu" / "cuda:N".
-    """
-    from tensorflow.python.framework import config as framework_config
-
-    opt = step.optimizer
-    adam = isinstance(opt, keras.optimizers.Adam)
-    layers = list(model._flatten_layers(include_self=False))
-    norms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
-    rates = [layer.rate for layer in layers if isinstance(layer, keras.layers.Dropout)]
-    rates += [r for layer in layers if isinstance(layer, keras.layers.LSTM)
-              for r in (layer.dropout, layer.recurrent_dropout)]
-    mixed = any(layer.dtype_policy.name == "mixed_bfloat16" for layer in layers)
-    tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
-    return {
-        "optimizer.name": type(opt).__name__.lower(),
-        "optimizer.betas": [opt.beta_1, opt.beta_2] if adam else None,
-        "optimizer.epsilon": opt.epsilon if adam else None,
-        "optimizer.epsilon_placement": (
-            "after the bias correction" if type(opt).update_step is Adam.update_step
-            else "before the step size's bias correction") if adam else None,
-        "optimizer.amsgrad": bool(opt.amsgrad) if adam else None,
-        "optimizer.momentum": None if adam else float(opt.momentum),
-        "optimizer.nesterov": None if adam else bool(opt.nesterov),
-        "optimizer.weight_decay": float(opt.weight_decay or 0.0),
-        "optimizer.clip_global_norm": opt.global_clipnorm,
-        "optimizer.clip_norm_per_tensor": opt.clipnorm,
-        "optimizer.clip_value": opt.clipvalue,
-        "loss.name": "cross_entropy" if isinstance(step.loss_fn, keras.losses.CategoricalCrossentropy)
-        else type(step.loss_fn).__name__,
-        "loss.from_logits": bool(step.loss_fn.from_logits),
-        "loss.label_smoothing": float(step.loss_fn.label_smoothing),
-        # reduction="none": the step sums the per-example losses and divides by their count.
-        "loss.reduction": "mean" if step.loss_fn.reduction == "none" else step.loss_fn.reduction,
-        "dropout.rates": sorted(float(r) for r in rates if r),
-        "normalization.batch_norm": sorted([float(n.momentum), float(n.epsilon)] for n in norms),
-        "normalization.layer_norm": sorted(float(layer.epsilon) for layer in layers
-                                           if isinstance(layer, keras.layers.LayerNormalization)),
-        "normalization.running_variance": "biased" if norms else None,
-        "threads.intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-        "threads.inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
-        "device": sorted({_device(v) for v in model.weights}),
-        "device.name": device_name(step.ctx.device if step.ctx.world.distributed else step.device),
-        "device.cuda_build": device_builds()["cuda"],
-        "device.cudnn_build": device_builds()["cudnn"],
-        "precision.policy": "mixed_bfloat16" if mixed else "float32",
-        "precision.variables": sorted({str(v.dtype) for v in model.weights}),
-        "precision.tf32_matmul": bool(tf32),
-        "precision.tf32_conv": bool(tf32),  # one TensorFlow switch for both
-        "determinism.ops": bool(framework_config.is_op_determinism_enabled()),
-        "compile.scope": "the whole step (forward, backward, optimiser)" if step.jit_compile else "none",
-    }
 
 
 def make_train_step(model: keras.Model, cfg: TrainConfig, example: np.ndarray,
