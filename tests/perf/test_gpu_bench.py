@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 # Runs bench/gpu.py as `python bench/gpu.py` would, with TensorFlow made unimportable first.
 WITHOUT_TF = ("import runpy, sys; sys.modules['tensorflow'] = None; "
@@ -23,6 +25,7 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
+@pytest.mark.slow  # trains both models a few steps in a fresh process (~25 s)
 def test_the_dry_run_prints_the_table_with_pytorch_alone_when_tensorflow_is_missing():
     done = subprocess.run([sys.executable, "-c", WITHOUT_TF, "--dry-run", "--modes", "eager-fp32"], cwd=ROOT,
                           env=_env(), capture_output=True, text=True, timeout=300)

@@ -54,6 +54,7 @@ def _log_both(prepared, spec, store):
     return loaded
 
 
+@pytest.mark.slow  # prepares the reviews and logs a model in each framework
 def test_text_models_take_raw_strings_and_return_class_names(text_prepared, mlflow_store):
     # Given both frameworks' text models, logged from the same weights
     prepared, task = text_prepared
