@@ -38,6 +38,8 @@ def text_prepared(tmp_path_factory, repo_root):
 def _log_both(prepared, spec, store):
     """Each framework's model, from the PyTorch model's weights, logged and loaded back as the pyfunc."""
     mlflow.set_tracking_uri(store)
+    # This store's own experiment: an earlier test in the worker may have left another store's active.
+    mlflow.set_experiment("pyfunc")
     meta = load_meta(prepared)
     weights = None
     loaded = {}

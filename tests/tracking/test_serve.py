@@ -53,6 +53,7 @@ def servers(tmp_path_factory, repo_root):
     root = tmp_path_factory.mktemp("serve")
     store = f"sqlite:///{root / 'mlflow.db'}"
     mlflow.set_tracking_uri(store)
+    mlflow.set_experiment("serve")  # not an experiment id an earlier test left active on another store
     settings = load_settings(repo_root / "params.yaml")
     client = MlflowClient(store)
     started = {}
