@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1.7
-# crosstrain-base: CPU steps (configure, ingest, validate, evaluate, register) and the MLflow server.
+# crosstrain-base: CPU steps (configure, ingest, validate, speed, measure, evaluate, export, reference, register,
+# report, the distributed-training launcher) and the MLflow server. CPU builds of BOTH frameworks: its pods
+# never get a GPU, and speed and report run both frameworks in one pod (tests/k8s/test_dockerfiles.py).
 #   docker build -f docker/base.Dockerfile -t ghcr.io/crosstrain/crosstrain-base:0.1.0 .    (or: make images)
 # Versions match pyproject.toml / requirements.lock (tests/k8s/test_dockerfiles.py checks them).
 ARG PYTHON_IMAGE=docker.io/library/python:3.11.11-slim-bookworm

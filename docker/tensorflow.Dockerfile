@@ -1,5 +1,12 @@
 # syntax=docker/dockerfile:1.7
-# crosstrain-tensorflow: TensorFlow training with CUDA (the pip wheels bring the CUDA libraries).
+# crosstrain-tensorflow: TensorFlow training with CUDA (tensorflow[and-cuda]: its nvidia-*-cu12 wheels bring
+# the CUDA libraries). It trains TensorFlow only (the pipeline's train-tensorflow pods and TensorFlow
+# TrainJobs, on GPUs); every step that runs both frameworks in one pod (speed, report) runs on the CPU
+# in crosstrain-base. PyTorch is deliberately NOT installed: crosstrain.devices puts a run on the GPU
+# only when every installed framework sees one, so a CPU-only torch here would stop
+# train.device=auto|cuda on every GPU node ("only TensorFlow sees a GPU"); and a CUDA torch beside
+# tensorflow[and-cuda] pins other nvidia-*-cu12 versions in the same venv. Both training images target
+# the same CUDA major (CUDA_MAJOR, checked at build time; tests/k8s/test_dockerfiles.py checks they agree).
 #   docker build -f docker/tensorflow.Dockerfile -t ghcr.io/crosstrain/crosstrain-tensorflow:0.1.0 .
 # Versions match pyproject.toml / requirements.lock (tests/k8s/test_dockerfiles.py checks them).
 ARG PYTHON_IMAGE=docker.io/library/python:3.11.11-slim-bookworm
@@ -7,20 +14,23 @@ ARG PYTHON_IMAGE=docker.io/library/python:3.11.11-slim-bookworm
 # checkov:skip=CKV_DOCKER_2:Kubernetes ignores HEALTHCHECK, and training pods run to completion
 
 FROM ${PYTHON_IMAGE} AS build
-ARG TORCH_VERSION=2.13.0
 ARG TENSORFLOW_VERSION=2.21.0
+ARG CUDA_MAJOR=12
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml requirements.lock README.md ./
 COPY src ./src
-# tensorflow[and-cuda] replaces tensorflow-cpu (the two must not share a venv); torch stays a CPU build.
+# Every dependency at its locked version; tensorflow[and-cuda] in place of the lock's tensorflow-cpu (the two
+# must not share a venv); no torch; then crosstrain. The build fails if TensorFlow is not a CUDA
+# ${CUDA_MAJOR}.x build or if anything pulled torch in.
 RUN grep -v -E '^(torch|tensorflow|tensorflow_cpu)==' requirements.lock > /tmp/deps.txt \
  && pip install -r /tmp/deps.txt \
- && pip install --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}+cpu" \
  && pip install "tensorflow[and-cuda]==${TENSORFLOW_VERSION}" \
- && pip install --no-deps .
+ && pip install --no-deps . \
+ && python -c "import tensorflow as tf, sys; v = tf.sysconfig.get_build_info().get('cuda_version'); sys.exit(None if v and str(v).split('.')[0] == '${CUDA_MAJOR}' else f'tensorflow {tf.__version__}: CUDA build {v}, expected ${CUDA_MAJOR}.x')" \
+ && python -c "import importlib.util as u, sys; sys.exit('torch must not be installed here' if u.find_spec('torch') else None)"
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --gid 10001 crosstrain \
