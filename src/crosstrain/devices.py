@@ -30,7 +30,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from crosstrain.config import Framework
+from crosstrain.config import Framework, TrainConfig
 from crosstrain.errors import ConfigError
 
 CPU = "cpu"
@@ -161,6 +161,11 @@ def for_worker(requested: str, local_rank: int = 0) -> str:
     if number is not None:
         return resolve_here(requested)
     return resolve_here(requested, local_rank, local_rank + 1)
+
+
+def on_device(budget: TrainConfig, local_rank: int = 0) -> TrainConfig:
+    """`budget` with its device resolved for local worker `local_rank`: what a step trains or times on."""
+    return budget.model_copy(update={"device": for_worker(budget.device, local_rank)})
 
 
 def index(device: str) -> int | None:

@@ -115,9 +115,9 @@ def evaluate(task: str, settings: Settings, framework: Framework, prepared: Path
         for seed in settings.seeds
     }
 
-    budget = settings.train_for(task)
+    budget = devices.on_device(settings.train_for(task))  # the training runs' rule: both on one device
     backend = backends.get(framework)
-    device = devices.for_worker(budget.device)  # the training runs' rule: both on the same device
+    device = budget.device
     backend.configure(budget.threads, settings.seeds[0], device=device)
     runs, predictions, histories = [], {}, {}
     matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)

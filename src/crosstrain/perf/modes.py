@@ -99,9 +99,8 @@ def _budget(settings: Settings, task: str, mode: str) -> TrainConfig:
     # Timed with op determinism off in both frameworks: it is a reproducibility switch, not part of a
     # mode, and TensorFlow has no deterministic XLA kernel for some gradients (MaxPool's), which would
     # leave the compiled CNN unmeasured. Mode runs compare speed; the training runs stay deterministic.
-    budget = settings.train_for(task)
-    return budget.model_copy(update={"execution": execution, "precision": precision, "deterministic": False,
-                                     "device": devices.for_worker(budget.device)})
+    return devices.on_device(settings.train_for(task)).model_copy(
+        update={"execution": execution, "precision": precision, "deterministic": False})
 
 
 def timed_training(task: str, settings: Settings, framework: Framework, meta: dict, train: Split,
@@ -139,7 +138,7 @@ def measure_mode(task: str, settings: Settings, framework: Framework, meta: dict
                                     label=f"measure {task}/{framework} {mode}")
     predict = backend.make_predict(model, execution=budget.execution)
     return {**metrics, **latency.measure(predict, test.x, settings.latency,
-                                         synchronize=functools.partial(backend.synchronize, budget.device))}
+                                         synchronize=lambda: backend.synchronize(budget.device))}
 
 
 def _reason(err: Exception) -> str:

@@ -94,8 +94,7 @@ def measure_one(task: str, settings: Settings, framework: Framework, prepared: P
     from crosstrain.resources import track_peak_memory
 
     framework = Framework(framework)
-    budget, seed = settings.train_for(task), settings.seeds[0]
-    budget = budget.model_copy(update={"device": devices.for_worker(budget.device)})
+    budget, seed = devices.on_device(settings.train_for(task)), settings.seeds[0]
     meta = load_meta(prepared)
     train, test = load_split(prepared, "train"), load_split(prepared, "test")
     backend = backends.get(framework)

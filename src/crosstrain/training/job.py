@@ -74,9 +74,7 @@ class Job:
         cfg = settings.task(task)
         world = env.read(framework)
         # The device once, for both frameworks' rule (crosstrain.devices): every step below gets it resolved.
-        requested = settings.train_for(task)
-        device = devices.for_worker(requested.device, world.local_rank)
-        budget = requested.model_copy(update={"device": device})
+        budget = devices.on_device(settings.train_for(task), world.local_rank)
         train, val = load_split(prepared, "train"), load_split(prepared, "val")
         shard.check(len(train), budget.batch_size, world.size)
         # Every rank computes the data version: each checks the checkpoint it resumes from.

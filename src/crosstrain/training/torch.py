@@ -134,8 +134,7 @@ class TrainStep:
         ctx = ctx or Distributed()
         self.world = ctx.world
         # The run's device: the context's when it has joined a world, else the budget's (resolved).
-        self.device = torch.device(ctx.device if ctx.world.distributed
-                                   else devices.for_worker(cfg.device, self.world.local_rank))
+        self.device = torch.device(ctx.device if ctx.world.distributed else devices.for_worker(cfg.device))
         self.model = model.to(self.device)  # before the optimiser: it holds the parameters it was given
         # Batch-norm statistics are averaged after each step (below), not copied from rank 0 at each forward.
         distributed = self.world.distributed
